@@ -1,0 +1,194 @@
+//! The subcommands.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use burn::module::Module;
+use burn::tensor::{Distribution, Tensor};
+use clap::Args;
+use hwnas_profiler::{CountOptions, CountProfiler};
+use hwnas_space::{InputShape, Layer, ModelSpace, Shape, hub};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use serde_json::json;
+
+use crate::{device, samples};
+
+fn load(name: &str, input: Option<&str>) -> anyhow::Result<(ModelSpace, usize)> {
+    let space = hub::space(name)?;
+    Ok(match input {
+        None => (space, 1),
+        Some(text) => {
+            let input: InputShape = text.parse()?;
+            (space.with_input(input.shape), input.batch)
+        }
+    })
+}
+
+pub fn spaces() -> anyhow::Result<()> {
+    for (name, description) in hub::SPACES {
+        println!("{name:<14} {description}");
+    }
+    Ok(())
+}
+
+pub fn space(name: &str, as_json: bool) -> anyhow::Result<()> {
+    let space = hub::space(name)?;
+    let search_space = space.search_space();
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(search_space)?);
+        return Ok(());
+    }
+    println!("space {}  input {}", space.name(), space.input());
+    for choice in search_space.choices() {
+        println!("  {:<16} [{}]", choice.label.as_ref(), choice.allowed());
+    }
+    for constraint in search_space.constraints() {
+        println!("  constraint: {constraint}");
+    }
+    print!(
+        "size: {:.4e} samples (log10 {:.3})",
+        search_space.size(),
+        search_space.log10_size()
+    );
+    match search_space.count_valid(1e8) {
+        Some(valid) if !search_space.constraints().is_empty() => {
+            println!(", {valid} satisfy the constraints")
+        }
+        _ => println!(),
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SampleArgs {
+    /// Hub space name.
+    name: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of samples.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+}
+
+pub fn sample(args: &SampleArgs) -> anyhow::Result<()> {
+    let space = hub::space(&args.name)?;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+    let mut out = std::io::stdout().lock();
+    for _ in 0..args.count {
+        writeln!(out, "{}", space.search_space().random_sample(&mut rng)?)?;
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    /// Hub space name.
+    name: String,
+    /// File of samples (JSON lines), or `-` for standard input.
+    #[arg(long)]
+    sample: PathBuf,
+    /// Input shape, batch first: `1,3,224,224` (FLOPs exclude the batch).
+    #[arg(long)]
+    input: Option<String>,
+    /// Do not count biases in FLOPs.
+    #[arg(long)]
+    no_bias: bool,
+    /// Do not count normalization layers in FLOPs.
+    #[arg(long)]
+    no_norm: bool,
+    /// Do not count activations in FLOPs.
+    #[arg(long)]
+    no_act: bool,
+    /// One JSON object per sample per line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
+    let (space, _) = load(&args.name, args.input.as_deref())?;
+    let options = CountOptions {
+        count_bias: !args.no_bias,
+        count_norm: !args.no_norm,
+        count_activation: !args.no_act,
+    };
+    let samples = samples::read(&args.sample)?;
+    let profiler = CountProfiler::new(&space, space.input(), options)?;
+    let mut out = std::io::stdout().lock();
+    for (i, sample) in samples.iter().enumerate() {
+        let counts = profiler
+            .counts(sample)
+            .with_context(|| format!("sample #{}", i + 1))?;
+        if args.json {
+            let line = json!({"sample": sample, "flops": counts.flops, "params": counts.params});
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "flops {:>15}  params {:>12}",
+                counts.flops, counts.params
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct FreezeArgs {
+    /// Hub space name.
+    name: String,
+    /// File of samples (JSON lines), or `-` for standard input.
+    #[arg(long)]
+    sample: PathBuf,
+    /// Device: flex, ndarray, wgpu or cuda (each needs its cargo feature).
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Input shape, batch first: `1,3,224,224`.
+    #[arg(long)]
+    input: Option<String>,
+    /// Seed of the weight initialization and of the random input.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn freeze(args: &FreezeArgs) -> anyhow::Result<()> {
+    let (space, batch) = load(&args.name, args.input.as_deref())?;
+    let device = device::parse(&args.device)?;
+    let samples = samples::read(&args.sample)?;
+    let mut out = std::io::stdout().lock();
+    for (i, sample) in samples.iter().enumerate() {
+        let architecture = space
+            .resolve(sample)
+            .with_context(|| format!("sample #{}", i + 1))?;
+        let mut running_statistics = 0;
+        architecture.visit(&mut |layer: &Layer, _, output: Shape| {
+            if let Layer::BatchNorm { .. } = layer {
+                running_statistics += 2 * output.channels();
+            }
+            Ok(())
+        })?;
+        device.seed(args.seed);
+        let network = hwnas_space::module::Network::init(&architecture, &device)?;
+        let dims = space.input().with_batch(batch);
+        let input = Tensor::<4>::random(
+            [dims[0], dims[1], dims[2], dims[3]],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let output = network.forward(input).dims();
+        let burn_params = network.num_params();
+        writeln!(
+            out,
+            "device {}  input {:?}  output {:?}  params {} (burn num_params {}, with {} running statistics)",
+            args.device,
+            dims,
+            output,
+            burn_params - running_statistics,
+            burn_params,
+            running_statistics
+        )?;
+    }
+    Ok(())
+}

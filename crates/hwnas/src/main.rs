@@ -1,0 +1,56 @@
+//! The `hwnas` command line.
+
+mod commands;
+mod device;
+mod samples;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Hardware-aware neural architecture search on burn.
+#[derive(Parser)]
+#[command(name = "hwnas", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the hub spaces.
+    Spaces,
+    /// Print a space's labels, choices, constraints and size.
+    Space {
+        /// Hub space name.
+        name: String,
+        /// Print the search space as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print random samples as JSON lines.
+    Sample(commands::SampleArgs),
+    /// Print the FLOPs and parameters of samples.
+    Profile(commands::ProfileArgs),
+    /// Build the network of a sample on a device and run one forward pass.
+    Freeze(commands::FreezeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Spaces => commands::spaces(),
+        Command::Space { name, json } => commands::space(&name, json),
+        Command::Sample(args) => commands::sample(&args),
+        Command::Profile(args) => commands::profile(&args),
+        Command::Freeze(args) => commands::freeze(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            // Every error reaching here comes from the user's input (space, sample, flag, file).
+            ExitCode::from(2)
+        }
+    }
+}

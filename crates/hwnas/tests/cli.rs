@@ -1,0 +1,165 @@
+//! The `hwnas` command line as a user drives it: outputs, JSON fields and exit codes.
+
+use assert_cmd::Command;
+
+const PROXYLESS_MOBILE: &str = r#"{"s2_depth": 2, "s2_i0": "k5e3", "s2_i1": "k3e3", "s2_i2": "k3e3", "s2_i3": "k3e3", "s3_depth": 4, "s3_i0": "k7e3", "s3_i1": "k3e3", "s3_i2": "k5e3", "s3_i3": "k5e3", "s4_depth": 4, "s4_i0": "k7e6", "s4_i1": "k5e3", "s4_i2": "k5e3", "s4_i3": "k5e3", "s5_depth": 4, "s5_i0": "k5e6", "s5_i1": "k5e3", "s5_i2": "k5e3", "s5_i3": "k5e3", "s6_depth": 4, "s6_i0": "k7e6", "s6_i1": "k7e6", "s6_i2": "k7e3", "s6_i3": "k7e3", "s7_i0": "k7e6"}"#;
+
+fn hwnas() -> Command {
+    Command::cargo_bin("hwnas").unwrap()
+}
+
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let output = hwnas().args(args).write_stdin(stdin).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn cli_profile_json_reproduces_published_counts() {
+    let (code, stdout, _) = run(
+        &["profile", "proxylessnas", "--sample", "-", "--json"],
+        PROXYLESS_MOBILE,
+    );
+    assert_eq!(code, 0);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["flops"], 346_727_080);
+    assert_eq!(line["params"], 4_080_512);
+    let args = [
+        "profile",
+        "proxylessnas",
+        "--sample",
+        "-",
+        "--json",
+        "--no-bias",
+        "--no-norm",
+        "--no-act",
+    ];
+    let (_, stdout, _) = run(&args, PROXYLESS_MOBILE);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["flops"], 320_427_584);
+}
+
+#[test]
+fn cli_sample_is_seeded_and_profiles_as_json_lines() {
+    let args = ["sample", "mobile-micro", "--seed", "4", "--count", "5"];
+    let (code, samples, _) = run(&args, "");
+    assert_eq!(code, 0);
+    assert_eq!(samples.lines().count(), 5);
+    assert_eq!(run(&args, "").1, samples);
+    let (code, stdout, _) = run(
+        &["profile", "mobile-micro", "--sample", "-", "--json"],
+        &samples,
+    );
+    assert_eq!(code, 0);
+    for line in stdout.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(line["flops"].as_u64().unwrap() > 0 && line["params"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(stdout.lines().count(), 5);
+}
+
+#[test]
+fn cli_freeze_runs_forward_on_flex() {
+    let (code, samples, _) = run(&["sample", "nasbench201", "--seed", "1"], "");
+    assert_eq!(code, 0);
+    let (code, stdout, stderr) = run(
+        &["freeze", "nasbench201", "--sample", "-", "--device", "flex"],
+        &samples,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("output [1, 10]"), "{stdout}");
+}
+
+#[test]
+fn cli_bad_input_exits_2_with_one_clear_message() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["space", "resnet"], "", "unknown space `resnet`"),
+        (
+            &["profile", "proxylessnas", "--sample", "-"],
+            r#"{"s2_depth": 2}"#,
+            "missing label",
+        ),
+        (
+            &["profile", "proxylessnas", "--sample", "-"],
+            &PROXYLESS_MOBILE.replace("k7e6\"}", "k7e6\", \"x\": 1}"),
+            "unknown label `x`",
+        ),
+        (
+            &["profile", "proxylessnas", "--sample", "-"],
+            &PROXYLESS_MOBILE.replace("\"s7_i0\": \"k7e6\"", "\"s7_i0\": \"k9e9\""),
+            "value \"k9e9\" is not one of",
+        ),
+        (
+            &["profile", "proxylessnas", "--sample", "-"],
+            "{\"s2_depth\": ",
+            "malformed sample #1",
+        ),
+        (
+            &["profile", "proxylessnas", "--sample", "-"],
+            "",
+            "no sample",
+        ),
+        (
+            &[
+                "profile",
+                "proxylessnas",
+                "--sample",
+                "-",
+                "--input",
+                "1,3,224",
+            ],
+            PROXYLESS_MOBILE,
+            "four dimensions",
+        ),
+        (
+            &["profile", "proxylessnas", "--sample", "/nonexistent.json"],
+            "",
+            "cannot read /nonexistent.json",
+        ),
+        (
+            &["profile", "mobile-micro", "--sample", "-"],
+            r#"{"s1_width": 8}"#,
+            "missing label",
+        ),
+        (
+            &["freeze", "proxylessnas", "--sample", "-", "--device", "tpu"],
+            PROXYLESS_MOBILE,
+            "unknown device `tpu`",
+        ),
+        (
+            &["sample", "proxylessnas", "--count", "many"],
+            "",
+            "invalid value 'many'",
+        ),
+    ];
+    for (args, stdin, expected) in cases {
+        let (code, _, stderr) = run(args, stdin);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+#[test]
+fn cli_freeze_names_the_missing_feature() {
+    let (code, _, stderr) = run(
+        &[
+            "freeze",
+            "proxylessnas",
+            "--sample",
+            "-",
+            "--device",
+            "wgpu",
+        ],
+        PROXYLESS_MOBILE,
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--features wgpu"), "{stderr}");
+}

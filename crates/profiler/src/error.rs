@@ -1,0 +1,13 @@
+use hwnas_space::SpaceError;
+
+/// Why a profiler could not be built or could not answer for a sample.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// The sample is not a valid sample of the space, or the space is malformed.
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// The space is beyond what the precomputed tables can represent.
+    #[error("cannot profile this space: {0}")]
+    Unsupported(String),
+}

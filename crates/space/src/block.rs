@@ -1,0 +1,180 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{Layer, Reduction, Shape, SpaceError};
+
+/// A frozen network part: a [`Node`](crate::Node) with every choice made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Block {
+    /// A primitive layer.
+    Layer(Layer),
+    /// Children in sequence.
+    Sequential(Vec<Block>),
+    /// `x + body(x)` when the body keeps the shape of `x`, else `body(x)`.
+    Residual(Box<Block>),
+    /// `x * body(x)`.
+    Gate(Box<Block>),
+    /// Sum of branches on the same input.
+    Sum(Vec<Block>),
+    /// A cell graph.
+    Cell(Vec<FrozenCellNode>),
+}
+
+/// A node of a frozen cell: the chosen inputs and how they combine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrozenCellNode {
+    /// Each input: an earlier node's index and the operation applied to it.
+    pub inputs: Vec<(usize, Block)>,
+    /// How the inputs combine.
+    pub reduction: Reduction,
+}
+
+/// A frozen network: its input shape and its root block. Plain, serializable configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    /// Shape of one input example.
+    pub input: Shape,
+    /// The network.
+    pub root: Block,
+}
+
+/// What a walk over a frozen network reports for each primitive layer.
+pub trait LayerVisitor {
+    /// Called once per layer, in execution order, with the shapes around it.
+    fn layer(&mut self, layer: &Layer, input: Shape, output: Shape) -> Result<(), SpaceError>;
+}
+
+impl<F: FnMut(&Layer, Shape, Shape) -> Result<(), SpaceError>> LayerVisitor for F {
+    fn layer(&mut self, layer: &Layer, input: Shape, output: Shape) -> Result<(), SpaceError> {
+        self(layer, input, output)
+    }
+}
+
+impl Architecture {
+    /// The output shape, or the first layer that cannot take its input.
+    pub fn output_shape(&self) -> Result<Shape, SpaceError> {
+        self.visit(&mut |_: &Layer, _, _| Ok(()))
+    }
+
+    /// Walks every primitive layer with its shapes; returns the output shape.
+    pub fn visit(&self, visitor: &mut impl LayerVisitor) -> Result<Shape, SpaceError> {
+        self.root.visit(self.input, visitor)
+    }
+}
+
+impl Block {
+    /// Walks every primitive layer of this block for `input`; returns the output shape.
+    pub fn visit(
+        &self,
+        input: Shape,
+        visitor: &mut impl LayerVisitor,
+    ) -> Result<Shape, SpaceError> {
+        match self {
+            Block::Layer(layer) => {
+                let output = layer.output_shape(input)?;
+                visitor.layer(layer, input, output)?;
+                Ok(output)
+            }
+            Block::Sequential(children) => children
+                .iter()
+                .try_fold(input, |shape, child| child.visit(shape, visitor)),
+            Block::Residual(body) => body.visit(input, visitor),
+            Block::Gate(body) => {
+                let gate = body.visit(input, visitor)?;
+                gate_shape(input, gate)
+            }
+            Block::Sum(branches) => {
+                let shapes = branches
+                    .iter()
+                    .map(|branch| branch.visit(input, visitor))
+                    .collect::<Result<Vec<_>, _>>()?;
+                combine_shapes("sum", &shapes, Reduction::Sum)
+            }
+            Block::Cell(nodes) => {
+                let mut shapes = vec![input];
+                for node in nodes {
+                    let mut inputs = Vec::with_capacity(node.inputs.len());
+                    for (from, op) in &node.inputs {
+                        let source = *shapes
+                            .get(*from)
+                            .ok_or_else(|| cell_order(*from, shapes.len()))?;
+                        inputs.push(op.visit(source, visitor)?);
+                    }
+                    shapes.push(combine_shapes("cell node", &inputs, node.reduction)?);
+                }
+                Ok(*shapes.last().expect("a cell has its input node"))
+            }
+        }
+    }
+}
+
+pub(crate) fn cell_order(from: usize, n_available: usize) -> SpaceError {
+    SpaceError::InvalidDeclaration(format!(
+        "a cell node reads node {from} but only nodes 0..{n_available} come before it"
+    ))
+}
+
+/// The shape of `x * gate` for an input `x`: the gate is the input's shape or one value per channel.
+pub fn gate_shape(input: Shape, gate: Shape) -> Result<Shape, SpaceError> {
+    let per_channel = Shape::image(input.channels(), 1, 1);
+    if gate == input || gate == per_channel {
+        Ok(input)
+    } else {
+        Err(SpaceError::shape(
+            "gate",
+            format!("gate of shape {gate} cannot scale an input of shape {input}"),
+        ))
+    }
+}
+
+/// The shape of several tensors combined by `reduction`.
+pub fn combine_shapes(
+    what: &str,
+    shapes: &[Shape],
+    reduction: Reduction,
+) -> Result<Shape, SpaceError> {
+    let (first, rest) = shapes
+        .split_first()
+        .ok_or_else(|| SpaceError::shape(what, "has no input"))?;
+    match reduction {
+        Reduction::Sum | Reduction::Mean => {
+            if let Some(other) = rest.iter().find(|shape| *shape != first) {
+                return Err(SpaceError::shape(
+                    what,
+                    format!("cannot add shapes {first} and {other}"),
+                ));
+            }
+            Ok(*first)
+        }
+        Reduction::Concat => {
+            let mut channels = 0;
+            for shape in shapes {
+                match (*shape, *first) {
+                    (
+                        Shape::Image {
+                            channels: c,
+                            height,
+                            width,
+                        },
+                        Shape::Image {
+                            height: h,
+                            width: w,
+                            ..
+                        },
+                    ) if (height, width) == (h, w) => channels += c,
+                    (Shape::Flat(features), Shape::Flat(_)) => channels += features,
+                    _ => {
+                        return Err(SpaceError::shape(
+                            what,
+                            format!("cannot concatenate shapes {first} and {shape}"),
+                        ));
+                    }
+                }
+            }
+            Ok(match *first {
+                Shape::Image { height, width, .. } => Shape::image(channels, height, width),
+                Shape::Flat(_) => Shape::Flat(channels),
+            })
+        }
+    }
+}

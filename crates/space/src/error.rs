@@ -1,0 +1,74 @@
+use crate::Value;
+
+/// Everything a user, a sample or a space declaration can get wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpaceError {
+    /// The sample lacks a label of the space.
+    #[error("sample is missing label `{label}`")]
+    MissingLabel {
+        /// The missing label.
+        label: String,
+    },
+    /// The sample names a label the space does not have.
+    #[error("unknown label `{label}` (the space has: {known})")]
+    UnknownLabel {
+        /// The unknown label.
+        label: String,
+        /// The labels of the space, comma separated.
+        known: String,
+    },
+    /// The value of a label is not among its choices.
+    #[error("label `{label}`: value {value} is not one of [{allowed}]")]
+    InvalidValue {
+        /// The label.
+        label: String,
+        /// The offending value.
+        value: Value,
+        /// The allowed values, comma separated.
+        allowed: String,
+    },
+    /// A sample breaks a constraint between labels.
+    #[error("constraint violated: {0}")]
+    ConstraintViolated(String),
+    /// The same label was declared twice with different choices.
+    #[error("label `{label}` is declared twice with different choices")]
+    ConflictingLabel {
+        /// The label.
+        label: String,
+    },
+    /// A declaration is malformed (empty choice, bad depth list, unknown label in a constraint...).
+    #[error("invalid space declaration: {0}")]
+    InvalidDeclaration(String),
+    /// A layer cannot take the shape that reaches it.
+    #[error("shape error at {layer}: {message}")]
+    Shape {
+        /// The layer kind.
+        layer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A sample could not be parsed.
+    #[error("malformed sample: {0}")]
+    MalformedSample(String),
+    /// No hub space has that name.
+    #[error("unknown space `{name}` (available: {available})")]
+    UnknownSpace {
+        /// The requested name.
+        name: String,
+        /// The hub spaces, comma separated.
+        available: String,
+    },
+    /// Random sampling met a constraint too often.
+    #[error("no sample satisfying the constraints found after {0} tries")]
+    SamplingExhausted(usize),
+}
+
+impl SpaceError {
+    pub(crate) fn shape(layer: impl Into<String>, message: impl Into<String>) -> Self {
+        SpaceError::Shape {
+            layer: layer.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+use crate::block::{FrozenCellNode, cell_order};
+use crate::{Architecture, Block, Constraint, Node, Sample, SearchSpace, Shape, SpaceError};
+
+/// A space declared once: its network with choices, the [`SearchSpace`] of those choices, and the
+/// input it is meant for. Everything else (frozen architectures, burn modules, profiles) derives
+/// from this one declaration.
+#[derive(Debug, Clone)]
+pub struct ModelSpace {
+    name: String,
+    root: Node,
+    search_space: SearchSpace,
+    input: Shape,
+}
+
+impl ModelSpace {
+    /// Declares a space; fails on conflicting labels, empty choices or malformed constraints, and
+    /// when the default sample does not fit `input`.
+    pub fn new(
+        name: impl Into<String>,
+        root: Node,
+        constraints: Vec<Constraint>,
+        input: Shape,
+    ) -> Result<Self, SpaceError> {
+        let search_space = SearchSpace::new(root.choices(), constraints)?;
+        let space = ModelSpace {
+            name: name.into(),
+            root,
+            search_space,
+            input,
+        };
+        space
+            .resolve(&space.search_space.default_sample()?)?
+            .output_shape()?;
+        Ok(space)
+    }
+
+    /// The space's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The declaration.
+    pub fn root(&self) -> &Node {
+        &self.root
+    }
+
+    /// The decisions.
+    pub fn search_space(&self) -> &SearchSpace {
+        &self.search_space
+    }
+
+    /// The input shape the space is declared for (one example, batch excluded).
+    pub fn input(&self) -> Shape {
+        self.input
+    }
+
+    /// The same space for another input shape (another resolution or channel count).
+    pub fn with_input(mut self, input: Shape) -> Self {
+        self.input = input;
+        self
+    }
+
+    /// Validates a sample and makes its choices: the frozen architecture, as configuration.
+    pub fn resolve(&self, sample: &Sample) -> Result<Architecture, SpaceError> {
+        let indices = self.search_space.indices(sample)?;
+        self.resolve_indices(&indices)
+    }
+
+    /// [`ModelSpace::resolve`] from choice indices in declaration order.
+    pub fn resolve_indices(&self, indices: &[usize]) -> Result<Architecture, SpaceError> {
+        Ok(Architecture {
+            input: self.input,
+            root: self.resolve_node(&self.root, indices)?,
+        })
+    }
+
+    fn index(&self, label: &str, indices: &[usize]) -> usize {
+        let at = self
+            .search_space
+            .position(label)
+            .expect("every label of the declaration is in its search space");
+        indices[at]
+    }
+
+    fn resolve_node(&self, node: &Node, indices: &[usize]) -> Result<Block, SpaceError> {
+        let all = |nodes: &[Node]| {
+            nodes
+                .iter()
+                .map(|node| self.resolve_node(node, indices))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(match node {
+            Node::Layer(layer) => Block::Layer(layer.clone()),
+            Node::Sequential(children) => Block::Sequential(all(children)?),
+            Node::Sum(branches) => Block::Sum(all(branches)?),
+            Node::Residual(body) => Block::Residual(Box::new(self.resolve_node(body, indices)?)),
+            Node::Gate(body) => Block::Gate(Box::new(self.resolve_node(body, indices)?)),
+            Node::LayerChoice(choice) => {
+                let (_, candidate) = &choice.candidates[self.index(&choice.label, indices)];
+                self.resolve_node(candidate, indices)?
+            }
+            Node::ValueChoice(choice) => {
+                let (_, candidate) = &choice.candidates[self.index(&choice.label, indices)];
+                self.resolve_node(candidate, indices)?
+            }
+            Node::Repeat(repeat) => {
+                let depth = repeat.depths[self.index(&repeat.label, indices)];
+                let blocks = repeat.blocks.get(..depth).ok_or_else(|| {
+                    SpaceError::InvalidDeclaration(format!(
+                        "`{}` allows depth {depth} but declares {} blocks",
+                        repeat.label,
+                        repeat.blocks.len()
+                    ))
+                })?;
+                Block::Sequential(all(blocks)?)
+            }
+            Node::Cell(cell) => {
+                let mut nodes = Vec::with_capacity(cell.nodes.len());
+                for (j, node) in cell.nodes.iter().enumerate() {
+                    let (chosen, reduction) = match &node.select {
+                        None => ((0..node.inputs.len()).collect(), crate::Reduction::Sum),
+                        Some(select) => {
+                            let combination = self.index(&select.label, indices);
+                            (
+                                select.combinations(node.inputs.len())[combination].clone(),
+                                select.reduction,
+                            )
+                        }
+                    };
+                    let mut inputs = Vec::with_capacity(chosen.len());
+                    for i in chosen {
+                        let (from, op) = &node.inputs[i];
+                        if *from > j {
+                            return Err(cell_order(*from, j + 1));
+                        }
+                        inputs.push((*from, self.resolve_node(op, indices)?));
+                    }
+                    nodes.push(FrozenCellNode { inputs, reduction });
+                }
+                Block::Cell(nodes)
+            }
+        })
+    }
+}
