@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
@@ -216,10 +217,10 @@ impl SearchSpace {
         for &at in &self.by_label {
             let choice = &self.choices[at];
             match entry {
-                Some((label, _)) if label.as_ref() < choice.label.as_ref() => {
-                    return Err(self.unknown_label(label));
-                }
-                Some((label, value)) if label.as_ref() == choice.label.as_ref() => {
+                // Samples drawn from this space share its label strings: compare pointers first.
+                Some((label, value))
+                    if Arc::ptr_eq(label, &choice.label) || *label == choice.label =>
+                {
                     indices[at] =
                         choice
                             .position(value)
@@ -229,6 +230,9 @@ impl SearchSpace {
                                 allowed: choice.allowed(),
                             })?;
                     entry = entries.next();
+                }
+                Some((label, _)) if label.as_ref() < choice.label.as_ref() => {
+                    return Err(self.unknown_label(label));
                 }
                 _ => {
                     return Err(SpaceError::MissingLabel {

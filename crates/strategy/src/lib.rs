@@ -1,4 +1,4 @@
-//! Search strategies: they propose samples of a [`SearchSpace`](hwnas_space::SearchSpace) and
+//! Search strategies: they propose samples of a [`SearchSpace`] and
 //! learn from the results.
 //!
 //! The crate depends on the burn-free vocabulary of `hwnas-space` only (no burn), so a search
