@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 use hwnas_profiler::{CountOptions, CountProfiler};
-use hwnas_space::{InputShape, Layer, ModelSpace, Shape, hub};
+use hwnas_space::{InputShape, ModelSpace, hub};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde_json::json;
@@ -162,13 +162,7 @@ pub fn freeze(args: &FreezeArgs) -> anyhow::Result<()> {
         let architecture = space
             .resolve(sample)
             .with_context(|| format!("sample #{}", i + 1))?;
-        let mut running_statistics = 0;
-        architecture.visit(&mut |layer: &Layer, _, output: Shape| {
-            if let Layer::BatchNorm { .. } = layer {
-                running_statistics += 2 * output.channels();
-            }
-            Ok(())
-        })?;
+        let running_statistics = architecture.running_statistics()? as usize;
         device.seed(args.seed);
         let network = hwnas_space::module::Network::init(&architecture, &device)?;
         let dims = space.input().with_batch(batch);

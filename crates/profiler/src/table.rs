@@ -173,22 +173,12 @@ impl Walker<'_> {
                 out
             }
             Node::LayerChoice(choice) => {
-                let position = self.position(&choice.label);
-                let mut out = Vec::new();
-                for (k, (_, candidate)) in choice.candidates.iter().enumerate() {
-                    let restricted = self.restrict(&branches, position, 1 << k);
-                    out.extend(self.walk(candidate, restricted)?);
-                }
-                out
+                let candidates = choice.candidates.iter().map(|(_, node)| node);
+                self.choose(&choice.label, candidates, &branches)?
             }
             Node::ValueChoice(choice) => {
-                let position = self.position(&choice.label);
-                let mut out = Vec::new();
-                for (k, (_, candidate)) in choice.candidates.iter().enumerate() {
-                    let restricted = self.restrict(&branches, position, 1 << k);
-                    out.extend(self.walk(candidate, restricted)?);
-                }
-                out
+                let candidates = choice.candidates.iter().map(|(_, node)| node);
+                self.choose(&choice.label, candidates, &branches)?
             }
             Node::Repeat(repeat) => {
                 let position = self.position(&repeat.label);
@@ -232,6 +222,22 @@ impl Walker<'_> {
             }
         };
         Ok(merge(out, &self.full))
+    }
+
+    /// Walks each candidate under "label selects this candidate".
+    fn choose<'n>(
+        &mut self,
+        label: &str,
+        candidates: impl Iterator<Item = &'n Node>,
+        branches: &[Branch],
+    ) -> Result<Vec<Branch>, ProfileError> {
+        let position = self.position(label);
+        let mut out = Vec::new();
+        for (k, candidate) in candidates.enumerate() {
+            let restricted = self.restrict(branches, position, 1 << k);
+            out.extend(self.walk(candidate, restricted)?);
+        }
+        Ok(out)
     }
 
     fn cell(

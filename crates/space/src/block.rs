@@ -56,6 +56,19 @@ impl Architecture {
         self.visit(&mut |_: &Layer, _, _| Ok(()))
     }
 
+    /// Elements of every BatchNorm's running mean and variance: burn's `num_params()` counts them,
+    /// the parameter convention does not.
+    pub fn running_statistics(&self) -> Result<u64, SpaceError> {
+        let mut total = 0;
+        self.visit(&mut |layer: &Layer, _, output: Shape| {
+            if let Layer::BatchNorm { .. } = layer {
+                total += 2 * output.channels() as u64;
+            }
+            Ok(())
+        })?;
+        Ok(total)
+    }
+
     /// Walks every primitive layer with its shapes; returns the output shape.
     pub fn visit(&self, visitor: &mut impl LayerVisitor) -> Result<Shape, SpaceError> {
         self.root.visit(self.input, visitor)
