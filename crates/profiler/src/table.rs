@@ -201,14 +201,7 @@ impl Walker<'_> {
                     if goes_on == 0 {
                         break;
                     }
-                    let block = repeat.blocks.get(i).ok_or_else(|| {
-                        SpaceError::InvalidDeclaration(format!(
-                            "`{}` allows depth {} but declares {} blocks",
-                            repeat.label,
-                            i + 1,
-                            repeat.blocks.len()
-                        ))
-                    })?;
+                    let block = &repeat.blocks_for(i + 1)?[i];
                     current = self.walk(block, self.restrict(&current, position, goes_on))?;
                 }
                 out
@@ -255,12 +248,10 @@ impl Walker<'_> {
             });
             let mut edges = Vec::with_capacity(node.inputs.len());
             for (e, (from, op)) in node.inputs.iter().enumerate() {
-                let source = nodes.get(*from).filter(|_| *from <= j).ok_or_else(|| {
-                    SpaceError::InvalidDeclaration(format!(
-                        "a cell node reads node {from} but only nodes 0..{} come before it",
-                        j + 1
-                    ))
-                })?;
+                let source = nodes
+                    .get(*from)
+                    .filter(|_| *from <= j)
+                    .ok_or_else(|| SpaceError::cell_order(*from, j + 1))?;
                 let source = match &select {
                     None => source.clone(),
                     Some((position, combinations)) => {

@@ -110,7 +110,7 @@ impl Block {
                     for (from, op) in &node.inputs {
                         let source = *shapes
                             .get(*from)
-                            .ok_or_else(|| cell_order(*from, shapes.len()))?;
+                            .ok_or_else(|| SpaceError::cell_order(*from, shapes.len()))?;
                         inputs.push(op.visit(source, visitor)?);
                     }
                     shapes.push(combine_shapes("cell node", &inputs, node.reduction)?);
@@ -119,12 +119,6 @@ impl Block {
             }
         }
     }
-}
-
-pub(crate) fn cell_order(from: usize, n_available: usize) -> SpaceError {
-    SpaceError::InvalidDeclaration(format!(
-        "a cell node reads node {from} but only nodes 0..{n_available} come before it"
-    ))
 }
 
 /// The shape of `x * gate` for an input `x`: the gate is the input's shape or one value per channel.

@@ -65,6 +65,13 @@ pub enum SpaceError {
 }
 
 impl SpaceError {
+    /// A cell node that reads node `from` when only nodes `0..n_available` come before it.
+    pub fn cell_order(from: usize, n_available: usize) -> Self {
+        SpaceError::InvalidDeclaration(format!(
+            "a cell node reads node {from} but only nodes 0..{n_available} come before it"
+        ))
+    }
+
     pub(crate) fn shape(layer: impl Into<String>, message: impl Into<String>) -> Self {
         SpaceError::Shape {
             layer: layer.into(),

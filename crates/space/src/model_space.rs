@@ -1,4 +1,4 @@
-use crate::block::{FrozenCellNode, cell_order};
+use crate::block::FrozenCellNode;
 use crate::{Architecture, Block, Constraint, Node, Sample, SearchSpace, Shape, SpaceError};
 
 /// A space declared once: its network with choices, the [`SearchSpace`] of those choices, and the
@@ -105,14 +105,7 @@ impl ModelSpace {
             }
             Node::Repeat(repeat) => {
                 let depth = repeat.depths[self.index(&repeat.label, indices)];
-                let blocks = repeat.blocks.get(..depth).ok_or_else(|| {
-                    SpaceError::InvalidDeclaration(format!(
-                        "`{}` allows depth {depth} but declares {} blocks",
-                        repeat.label,
-                        repeat.blocks.len()
-                    ))
-                })?;
-                Block::Sequential(all(blocks)?)
+                Block::Sequential(all(repeat.blocks_for(depth)?)?)
             }
             Node::Cell(cell) => {
                 let mut nodes = Vec::with_capacity(cell.nodes.len());
@@ -131,7 +124,7 @@ impl ModelSpace {
                     for i in chosen {
                         let (from, op) = &node.inputs[i];
                         if *from > j {
-                            return Err(cell_order(*from, j + 1));
+                            return Err(SpaceError::cell_order(*from, j + 1));
                         }
                         inputs.push((*from, self.resolve_node(op, indices)?));
                     }

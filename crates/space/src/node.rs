@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Choice, Label, Layer, Value};
+use crate::{Choice, Label, Layer, SpaceError, Value};
 
 /// One part of a space declaration: a fixed layer, a composition, or a choice.
 ///
@@ -98,6 +98,19 @@ pub enum Reduction {
     Mean,
     /// Concatenation along channels.
     Concat,
+}
+
+impl Repeat {
+    /// The blocks a depth keeps, or an error when the declaration has fewer blocks than the depth.
+    pub fn blocks_for(&self, depth: usize) -> Result<&[Node], SpaceError> {
+        self.blocks.get(..depth).ok_or_else(|| {
+            SpaceError::InvalidDeclaration(format!(
+                "`{}` allows depth {depth} but declares {} blocks",
+                self.label,
+                self.blocks.len()
+            ))
+        })
+    }
 }
 
 impl InputChoice {

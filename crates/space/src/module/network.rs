@@ -295,7 +295,7 @@ fn init_block(block: &Block, input: Shape, device: &Device) -> Result<(Op, Shape
                 for (from, block) in &node.inputs {
                     let source = *shapes
                         .get(*from)
-                        .ok_or_else(|| crate::block::cell_order(*from, shapes.len()))?;
+                        .ok_or_else(|| SpaceError::cell_order(*from, shapes.len()))?;
                     let (op, shape) = init_block(block, source, device)?;
                     sources.push(*from);
                     ops.push(op);
