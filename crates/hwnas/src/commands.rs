@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::{device, samples};
 
-fn load(name: &str, input: Option<&str>) -> anyhow::Result<(ModelSpace, usize)> {
+pub fn load(name: &str, input: Option<&str>) -> anyhow::Result<(ModelSpace, usize)> {
     let space = hub::space(name)?;
     Ok(match input {
         None => (space, 1),

@@ -15,6 +15,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use hwnas_experiment as experiment;
 pub use hwnas_middleware as middleware;
 pub use hwnas_profiler as profiler;
 pub use hwnas_space as space;

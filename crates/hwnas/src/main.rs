@@ -3,6 +3,7 @@
 mod commands;
 mod device;
 mod samples;
+mod search;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,12 @@ enum Command {
     Profile(commands::ProfileArgs),
     /// Build the network of a sample on a device and run one forward pass.
     Freeze(commands::FreezeArgs),
+    /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
+    Search(search::SearchArgs),
+    /// Print the top trials and Pareto fronts of an experiment and write its plots.
+    Report(search::ReportArgs),
+    /// Print the best (or Pareto-optimal) samples of an experiment as JSON lines.
+    Export(search::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +51,9 @@ fn main() -> ExitCode {
         Command::Sample(args) => commands::sample(&args),
         Command::Profile(args) => commands::profile(&args),
         Command::Freeze(args) => commands::freeze(&args),
+        Command::Search(args) => search::search(&args),
+        Command::Report(args) => search::report(&args),
+        Command::Export(args) => search::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -163,3 +163,156 @@ fn cli_freeze_names_the_missing_feature() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--features wgpu"), "{stderr}");
 }
+
+fn read_log(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("trials.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn cli_search_resume_report_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out_arg = out.to_str().unwrap();
+    let search = |trials: &str, extra: &[&str]| {
+        let mut args = vec![
+            "search",
+            "mobile-micro",
+            "--trials",
+            trials,
+            "--epochs",
+            "1",
+            "--max-flops",
+            "400000",
+            "--population",
+            "2",
+            "--sample-size",
+            "1",
+            "--seed",
+            "3",
+            "--out",
+            out_arg,
+        ];
+        args.extend_from_slice(extra);
+        run(&args, "")
+    };
+    let (code, stdout, stderr) = search("2", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("2 trials (0 failed)"), "{stdout}");
+    let log = read_log(&out);
+    let ok: Vec<&serde_json::Value> = log.iter().filter(|r| r["status"] == "ok").collect();
+    assert_eq!(ok.len(), 2);
+    for record in &log {
+        assert!(record["id"].is_u64() && record["sample"].is_object());
+        let flops = record["metrics"]["flops"].as_f64().unwrap();
+        match record["status"].as_str().unwrap() {
+            "ok" => {
+                assert!(flops <= 400_000.0);
+                let accuracy = record["metrics"]["accuracy"].as_f64().unwrap();
+                assert!((0.0..=1.0).contains(&accuracy));
+                assert!(record["metrics"]["params"].as_f64().unwrap() > 0.0);
+            }
+            "invalid" => assert!(flops > 400_000.0 && record["reason"] == "filter"),
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // The best sample is sample JSON that the other commands read.
+    let best = out.join("best.json");
+    let (code, _, stderr) = run(
+        &[
+            "profile",
+            "mobile-micro",
+            "--sample",
+            best.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, _, stderr) = search("3", &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("already holds an experiment"), "{stderr}");
+    let (code, _, stderr) = search("3", &["--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    let log = read_log(&out);
+    let ok_ids: Vec<u64> = log
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ok_ids.len(), 3);
+    assert_eq!(ok_ids[..2], log_ids(&ok)[..]);
+
+    let (code, stdout, _) = run(&["report", out_arg, "--top", "2"], "");
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("top 2 by accuracy") && stdout.contains("Pareto front"),
+        "{stdout}"
+    );
+    assert!(
+        out.join("accuracy_vs_flops.png").is_file() && out.join("accuracy_vs_flops.svg").is_file()
+    );
+
+    let (code, exported, _) = run(&["export", out_arg, "--front", "params"], "");
+    assert_eq!(code, 0);
+    assert!(exported.lines().count() >= 1);
+    let (code, _, stderr) = run(&["profile", "mobile-micro", "--sample", "-"], &exported);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+fn log_ids(records: &[&serde_json::Value]) -> Vec<u64> {
+    records.iter().map(|r| r["id"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn cli_search_bad_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out = out.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["search", "mobile-micro", "--out", out, "--max-flops", "0"],
+            "--max-flops must be a positive",
+        ),
+        (&["search", "nasbench201", "--out", out], "1x8x8 images"),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--strategy",
+                "annealing",
+            ],
+            "invalid value 'annealing'",
+        ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--max-flops",
+                "10",
+                "--epochs",
+                "1",
+            ],
+            "loosen the budget",
+        ),
+        (&["report", "/nonexistent-hwnas-dir"], "holds no experiment"),
+    ];
+    for (args, expected) in cases {
+        let (code, _, stderr) = run(args, "");
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let (code, _, stderr) = run(&["export", out, "--front", "watts"], "");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no trial") && stderr.contains("`watts`"),
+        "{stderr}"
+    );
+}

@@ -25,10 +25,14 @@
 
 mod count;
 mod error;
+#[cfg(feature = "burn")]
+mod latency;
 mod profiler;
 mod table;
 
 pub use count::{CountOptions, Counts, count_architecture, layer_counts};
 pub use error::ProfileError;
+#[cfg(feature = "burn")]
+pub use latency::{Latency, LatencyConfig, LatencyProfiler};
 pub use profiler::{CountProfiler, FlopsProfiler, NumParamsProfiler, Profiler};
 pub use table::CountTable;

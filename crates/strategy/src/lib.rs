@@ -1,17 +1,42 @@
-//! Search strategies: they propose samples of a [`SearchSpace`] and
-//! learn from the results.
+//! Search strategies: they propose samples of a [`SearchSpace`] and learn from the results.
 //!
-//! The crate depends on the burn-free vocabulary of `hwnas-space` only (no burn), so a search
-//! loop compiles in seconds and runs anywhere; evaluation happens elsewhere. The strategies
-//! themselves (random, grid, regularized evolution, Pareto) are not written yet: this crate holds
-//! the place and the dependency boundary.
+//! Every strategy speaks the same ask/tell protocol ([`Strategy`]): `ask` proposes, the caller
+//! evaluates however and wherever it likes, and `tell`s the metrics back, with any number of
+//! trials in flight. State is plain data (`save`/`restore`), random number generators are seeded,
+//! and the crate depends on the burn-free vocabulary of `hwnas-space` only: a search loop
+//! compiles in seconds, and the hardware enters through metrics (FLOPs, latency) the caller adds.
 //!
 //! ```
 //! use hwnas_space::{Choice, SearchSpace};
+//! use hwnas_strategy::{EvolutionConfig, Metrics, Proposal, Strategy, TrialResult};
 //!
-//! let space = SearchSpace::new(vec![Choice::new("kernel", [3, 5, 7])], vec![])?;
-//! assert_eq!(space.grid().count(), 3);
-//! # Ok::<(), hwnas_space::SpaceError>(())
+//! let choices = vec![Choice::new("width", [8, 16, 32, 64]), Choice::new("depth", [1, 2, 3])];
+//! let space = SearchSpace::new(choices, vec![])?;
+//! let config = EvolutionConfig { population_size: 4, sample_size: 2, ..Default::default() };
+//! let mut evolution = config.init()?;
+//! for _ in 0..10 {
+//!     let Some(Proposal::Evaluate(sample)) = evolution.ask(&space)? else { break };
+//!     // A stand-in for training: wider and deeper is more accurate.
+//!     let width = sample.get("width").and_then(|v| v.as_f64()).unwrap();
+//!     let depth = sample.get("depth").and_then(|v| v.as_f64()).unwrap();
+//!     let metrics = Metrics::from([("accuracy".to_string(), width * depth)]);
+//!     evolution.tell(&sample, &TrialResult::ok(metrics));
+//! }
+//! # Ok::<(), hwnas_strategy::StrategyError>(())
 //! ```
 
+mod evolution;
+mod grid;
+pub mod pareto;
+mod random;
+mod strategy;
+mod trial;
+mod variation;
+
+pub use evolution::{EvolutionConfig, RegularizedEvolution};
+pub use grid::{GridSearch, MAX_SHUFFLED_GRID};
 pub use hwnas_space::{Sample, SearchSpace};
+pub use pareto::{ParetoConfig, ParetoEvolution};
+pub use random::Random;
+pub use strategy::{Strategy, StrategyError};
+pub use trial::{Decision, Direction, Metrics, Objective, Proposal, Status, TrialResult};

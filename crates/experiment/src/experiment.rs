@@ -1,0 +1,593 @@
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hwnas_profiler::Profiler;
+use hwnas_space::{Sample, SearchSpace};
+use hwnas_strategy::{Metrics, Objective, Proposal, Status, Strategy, TrialResult};
+use serde::{Deserialize, Serialize};
+
+use crate::evaluator::{Evaluator, TrialContext};
+use crate::record::{TrialRecord, read_log};
+use crate::{ExperimentError, LOG_FILE};
+
+/// The strategy snapshot, rewritten after every step.
+const STATE_FILE: &str = "state.json";
+/// The best sample that met the constraints, as sample JSON.
+pub const BEST_FILE: &str = "best.json";
+
+/// Budget and parallelism of an experiment.
+#[derive(Debug, Clone)]
+pub struct ExperimentConfig {
+    /// Trials to evaluate (rejected samples do not count).
+    pub max_trials: usize,
+    /// No new trial starts after this long.
+    pub max_duration: Option<Duration>,
+    /// Trials evaluated at once.
+    pub concurrency: usize,
+    /// Seed of the trial seeds.
+    pub seed: u64,
+    /// The metric that ranks trials (`best.json`, progress).
+    pub objective: Objective,
+    /// Continue the experiment already in the directory instead of refusing to touch it.
+    pub resume: bool,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self {
+            max_trials: 20,
+            max_duration: None,
+            concurrency: 1,
+            seed: 0,
+            objective: Objective::default(),
+            resume: false,
+        }
+    }
+}
+
+/// Where an experiment stands, handed to the progress observer after every trial.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Trials evaluated (ok or failed), including earlier runs of a resumed experiment.
+    pub evaluated: usize,
+    /// The trial budget.
+    pub max_trials: usize,
+    /// Trials that failed.
+    pub failed: usize,
+    /// Samples rejected before evaluation.
+    pub rejected: usize,
+    /// The best objective value so far.
+    pub best: Option<f64>,
+    /// Time since this run started.
+    pub elapsed: Duration,
+}
+
+/// Why an experiment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The trial budget is spent.
+    Trials,
+    /// The time budget is spent.
+    Time,
+    /// The strategy has nothing more to propose.
+    Exhausted,
+}
+
+/// The outcome of [`Experiment::run`].
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Counters at the end.
+    pub progress: Progress,
+    /// The best trial (status ok, best objective).
+    pub best: Option<TrialRecord>,
+    /// Why it ended.
+    pub stop: StopReason,
+}
+
+/// What is saved in `state.json`.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    space: u64,
+    seed: u64,
+    next_id: u64,
+    pending: BTreeMap<u64, Sample>,
+    strategy: serde_json::Value,
+}
+
+type Observer = Box<dyn FnMut(&Progress, &TrialRecord) + Send>;
+
+/// A search run: a strategy proposes, costs are profiled, the evaluator evaluates, and every
+/// trial is appended to `DIR/trials.jsonl` as it ends.
+///
+/// The directory is the whole state: after a crash or a kill, running again with `resume` picks
+/// up where it stopped, without losing or repeating a finished trial. An evaluator that errors,
+/// panics or returns NaN fails its trial; the search goes on.
+pub struct Experiment<'a> {
+    runner: Runner<'a>,
+    strategy: Box<dyn Strategy + 'a>,
+    observer: Option<Observer>,
+}
+
+/// The parts of an experiment every worker reads.
+struct Runner<'a> {
+    dir: PathBuf,
+    space: SearchSpace,
+    evaluator: &'a dyn Evaluator,
+    costs: Vec<(String, Box<dyn Profiler + 'a>)>,
+    config: ExperimentConfig,
+}
+
+/// Mutable state shared by the workers.
+struct Shared<'a> {
+    began: Instant,
+    strategy: Box<dyn Strategy + 'a>,
+    next_id: u64,
+    pending: BTreeMap<u64, Sample>,
+    /// Trials proposed before a crash that never finished: they run first on resume.
+    rerun: VecDeque<(u64, Sample)>,
+    logged: HashSet<u64>,
+    log: File,
+    started: usize,
+    progress: Progress,
+    best: Option<(f64, TrialRecord)>,
+    stop: Option<StopReason>,
+    error: Option<ExperimentError>,
+    observer: Option<Observer>,
+}
+
+enum Job {
+    Evaluate(u64, Sample),
+    Done,
+}
+
+impl<'a> Experiment<'a> {
+    /// An experiment writing to `dir`.
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        space: SearchSpace,
+        strategy: impl Strategy + 'a,
+        evaluator: &'a dyn Evaluator,
+        config: ExperimentConfig,
+    ) -> Self {
+        Self {
+            runner: Runner {
+                dir: dir.into(),
+                space,
+                evaluator,
+                costs: Vec::new(),
+                config,
+            },
+            strategy: Box::new(strategy),
+            observer: None,
+        }
+    }
+
+    /// Adds a cost metric profiled for every proposal (`flops`, `params`, `latency_ms`).
+    pub fn with_cost(mut self, metric: impl Into<String>, profiler: impl Profiler + 'a) -> Self {
+        self.runner.costs.push((metric.into(), Box::new(profiler)));
+        self
+    }
+
+    /// Calls `observer` after every trial, rejected ones included.
+    pub fn on_progress(
+        mut self,
+        observer: impl FnMut(&Progress, &TrialRecord) + Send + 'static,
+    ) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Runs until a budget is spent or the strategy is exhausted.
+    pub fn run(self) -> Result<Summary, ExperimentError> {
+        let Experiment {
+            runner,
+            strategy,
+            observer,
+        } = self;
+        if runner.config.concurrency == 0 || runner.config.max_trials == 0 {
+            return Err(ExperimentError::Config(
+                "concurrency and the trial budget must be at least 1".into(),
+            ));
+        }
+        std::fs::create_dir_all(&runner.dir).map_err(ExperimentError::io(&runner.dir))?;
+        let began = Instant::now();
+        let mut shared = runner.open(strategy, began)?;
+        shared.observer = observer;
+        let shared = Mutex::new(shared);
+        std::thread::scope(|scope| {
+            for _ in 0..runner.config.concurrency {
+                scope.spawn(|| runner.worker(&shared, began));
+            }
+        });
+        let mut shared = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(error) = shared.error.take() {
+            return Err(error);
+        }
+        shared.progress.elapsed = began.elapsed();
+        Ok(Summary {
+            progress: shared.progress,
+            best: shared.best.map(|(_, record)| record),
+            stop: shared.stop.unwrap_or(StopReason::Trials),
+        })
+    }
+}
+
+impl<'a> Runner<'a> {
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(LOG_FILE)
+    }
+
+    fn space_hash(&self) -> u64 {
+        let json = serde_json::to_string(&self.space).expect("a space always serializes");
+        xxhash_rust::xxh3::xxh3_64(json.as_bytes())
+    }
+
+    /// Opens the log and, when resuming, restores the strategy and replays what the snapshot
+    /// missed.
+    fn open(
+        &self,
+        strategy: Box<dyn Strategy + 'a>,
+        began: Instant,
+    ) -> Result<Shared<'a>, ExperimentError> {
+        let log_path = self.log_path();
+        let state_path = self.dir.join(STATE_FILE);
+        let (records, good_bytes) = read_log(&log_path)?;
+        let has_state = state_path.exists();
+        if (has_state || !records.is_empty()) && !self.config.resume {
+            return Err(ExperimentError::Resume(format!(
+                "{} already holds an experiment: resume it or choose another directory",
+                self.dir.display()
+            )));
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(ExperimentError::io(&log_path))?;
+        // Drop a line cut short by a crash.
+        log.set_len(good_bytes)
+            .map_err(ExperimentError::io(&log_path))?;
+        let mut shared = Shared {
+            began,
+            strategy,
+            next_id: 0,
+            pending: BTreeMap::new(),
+            rerun: VecDeque::new(),
+            logged: records.iter().map(|r| r.id).collect(),
+            log,
+            started: 0,
+            progress: Progress {
+                max_trials: self.config.max_trials,
+                ..Progress::default()
+            },
+            best: None,
+            stop: None,
+            error: None,
+            observer: None,
+        };
+        for record in &records {
+            shared.count(record, &self.config.objective);
+        }
+        if has_state {
+            let text =
+                std::fs::read_to_string(&state_path).map_err(ExperimentError::io(&state_path))?;
+            let snapshot: Snapshot = serde_json::from_str(&text)
+                .map_err(|e| ExperimentError::Resume(format!("{}: {e}", state_path.display())))?;
+            if snapshot.space != self.space_hash() {
+                return Err(ExperimentError::Resume(format!(
+                    "{} was run on another search space",
+                    self.dir.display()
+                )));
+            }
+            shared.strategy.restore(snapshot.strategy)?;
+            let finished: BTreeMap<u64, &TrialRecord> = records
+                .iter()
+                .filter(|r| r.status != Status::Invalid)
+                .map(|r| (r.id, r))
+                .collect();
+            for (id, sample) in snapshot.pending {
+                match finished.get(&id) {
+                    // Logged after the last snapshot: the strategy has not heard of it yet.
+                    Some(record) => shared.strategy.tell(&sample, &result_of(record)),
+                    None => shared.rerun.push_back((id, sample)),
+                }
+            }
+            shared.next_id = snapshot.next_id;
+        }
+        shared.started = shared.progress.evaluated;
+        Ok(shared)
+    }
+
+    fn worker(&self, shared: &Mutex<Shared<'a>>, began: Instant) {
+        loop {
+            let job = {
+                let mut guard = lock(shared);
+                self.next_job(&mut guard, began)
+            };
+            let Job::Evaluate(id, sample) = job else {
+                return;
+            };
+            let record = self.evaluate(shared, id, sample);
+            let mut guard = lock(shared);
+            self.finish(&mut guard, record);
+        }
+    }
+
+    fn next_job(&self, shared: &mut Shared<'a>, began: Instant) -> Job {
+        loop {
+            if shared.error.is_some() || shared.stop.is_some() {
+                return Job::Done;
+            }
+            if shared.started >= self.config.max_trials {
+                shared.stop = Some(StopReason::Trials);
+                return Job::Done;
+            }
+            if self
+                .config
+                .max_duration
+                .is_some_and(|limit| began.elapsed() >= limit)
+            {
+                shared.stop = Some(StopReason::Time);
+                return Job::Done;
+            }
+            if let Some((id, sample)) = shared.rerun.pop_front() {
+                shared.started += 1;
+                shared.pending.insert(id, sample.clone());
+                return Job::Evaluate(id, sample);
+            }
+            let proposal = match shared.strategy.ask(&self.space) {
+                Ok(Some(proposal)) => proposal,
+                Ok(None) => {
+                    shared.stop = Some(StopReason::Exhausted);
+                    return Job::Done;
+                }
+                Err(e) => {
+                    shared.error = Some(e.into());
+                    return Job::Done;
+                }
+            };
+            let id = shared.next_id;
+            shared.next_id += 1;
+            match proposal {
+                Proposal::Evaluate(sample) => {
+                    shared.started += 1;
+                    shared.pending.insert(id, sample.clone());
+                    if let Err(e) = self.save(shared) {
+                        shared.error = Some(e);
+                        return Job::Done;
+                    }
+                    return Job::Evaluate(id, sample);
+                }
+                Proposal::Resolved { sample, reason, .. } => {
+                    let metrics = match self.profile(&sample) {
+                        Ok(metrics) => metrics,
+                        Err(e) => {
+                            shared.error = Some(e);
+                            return Job::Done;
+                        }
+                    };
+                    let record = TrialRecord {
+                        id,
+                        sample,
+                        status: Status::Invalid,
+                        metrics,
+                        reason: Some(reason),
+                        error: None,
+                        intermediate: Vec::new(),
+                        stopped_early: false,
+                        seed: self.trial_seed(id),
+                        started_at: unix_now(),
+                        duration_s: 0.0,
+                    };
+                    if let Err(e) = self.write(shared, &record).and_then(|_| self.save(shared)) {
+                        shared.error = Some(e);
+                        return Job::Done;
+                    }
+                }
+            }
+        }
+    }
+
+    fn trial_seed(&self, id: u64) -> u64 {
+        self.config.seed ^ id.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn profile(&self, sample: &Sample) -> Result<Metrics, ExperimentError> {
+        let mut metrics = Metrics::new();
+        for (metric, profiler) in &self.costs {
+            let value = profiler
+                .profile(sample)
+                .map_err(|source| ExperimentError::Profile {
+                    metric: metric.clone(),
+                    source,
+                })?;
+            metrics.insert(metric.clone(), value);
+        }
+        Ok(metrics)
+    }
+
+    /// Evaluates one trial outside the lock; every way it can go wrong ends in the record.
+    fn evaluate(&self, shared: &Mutex<Shared<'a>>, id: u64, sample: Sample) -> TrialRecord {
+        let seed = self.trial_seed(id);
+        let started_at = unix_now();
+        let clock = Instant::now();
+        let report = |trial: u64, step: usize, value: f64| {
+            lock(shared).strategy.intermediate(trial, step, value)
+        };
+        let context = TrialContext::new(id, seed, &report);
+        let mut metrics = Metrics::new();
+        let outcome = match self.profile(&sample) {
+            Err(e) => Err(e.to_string()),
+            Ok(costs) => {
+                metrics = costs;
+                match catch_unwind(AssertUnwindSafe(|| {
+                    self.evaluator.evaluate(&sample, &context)
+                })) {
+                    Ok(Ok(evaluated)) => Ok(evaluated),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(panic) => Err(format!("the evaluator panicked: {}", panic_message(&panic))),
+                }
+            }
+        };
+        let (intermediate, stopped_early) = context.finish();
+        let objective = &self.config.objective.metric;
+        let (status, error) = match outcome {
+            Ok(evaluated) => match evaluated.get(objective) {
+                Some(value) if value.is_finite() => {
+                    metrics.extend(evaluated);
+                    (Status::Ok, None)
+                }
+                Some(value) => (Status::Failed, Some(format!("`{objective}` is {value}"))),
+                None => (
+                    Status::Failed,
+                    Some(format!("the evaluator reported no `{objective}`")),
+                ),
+            },
+            Err(message) => (Status::Failed, Some(message)),
+        };
+        TrialRecord {
+            id,
+            sample,
+            status,
+            metrics,
+            reason: None,
+            error,
+            intermediate,
+            stopped_early,
+            seed,
+            started_at,
+            duration_s: clock.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn finish(&self, shared: &mut Shared<'a>, record: TrialRecord) {
+        shared.strategy.tell(&record.sample, &result_of(&record));
+        shared.pending.remove(&record.id);
+        let written = self.write(shared, &record).and_then(|improved| {
+            self.save(shared)?;
+            if improved {
+                self.write_best(&record.sample)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            shared.error = Some(e);
+        }
+    }
+
+    /// Appends a record to the log and the counters; true when it is the new best.
+    fn write(
+        &self,
+        shared: &mut Shared<'a>,
+        record: &TrialRecord,
+    ) -> Result<bool, ExperimentError> {
+        if !shared.logged.insert(record.id) {
+            // Re-proposed after a crash between logging and saving: logged already.
+            return Ok(false);
+        }
+        let improved = shared.count(record, &self.config.objective);
+        shared.progress.elapsed = shared.began.elapsed();
+        let mut line = serde_json::to_string(record).expect("a record always serializes");
+        line.push('\n');
+        let path = self.log_path();
+        shared
+            .log
+            .write_all(line.as_bytes())
+            .map_err(ExperimentError::io(&path))?;
+        shared.log.flush().map_err(ExperimentError::io(&path))?;
+        if let Some(observer) = shared.observer.as_mut() {
+            observer(&shared.progress, record);
+        }
+        Ok(improved)
+    }
+
+    fn save(&self, shared: &Shared<'a>) -> Result<(), ExperimentError> {
+        let snapshot = Snapshot {
+            space: self.space_hash(),
+            seed: self.config.seed,
+            next_id: shared.next_id,
+            pending: shared.pending.clone(),
+            strategy: shared.strategy.save()?,
+        };
+        let text = serde_json::to_string(&snapshot).expect("a snapshot always serializes");
+        write_atomic(&self.dir.join(STATE_FILE), text.as_bytes())
+    }
+
+    fn write_best(&self, sample: &Sample) -> Result<(), ExperimentError> {
+        let mut text = serde_json::to_string_pretty(sample).expect("a sample always serializes");
+        text.push('\n');
+        write_atomic(&self.dir.join(BEST_FILE), text.as_bytes())
+    }
+}
+
+impl Shared<'_> {
+    /// Adds a record to the counters; true when it is the new best.
+    fn count(&mut self, record: &TrialRecord, objective: &Objective) -> bool {
+        match record.status {
+            Status::Invalid => {
+                self.progress.rejected += 1;
+                false
+            }
+            Status::Failed => {
+                self.progress.evaluated += 1;
+                self.progress.failed += 1;
+                false
+            }
+            Status::Ok => {
+                self.progress.evaluated += 1;
+                let Some(key) = objective.key(&record.metrics) else {
+                    return false;
+                };
+                if self.best.as_ref().is_some_and(|(best, _)| *best >= key) {
+                    return false;
+                }
+                self.best = Some((key, record.clone()));
+                self.progress.best = objective.value(&record.metrics);
+                true
+            }
+        }
+    }
+}
+
+/// What the strategy is told about a finished record.
+fn result_of(record: &TrialRecord) -> TrialResult {
+    TrialResult {
+        status: record.status,
+        metrics: record.metrics.clone(),
+    }
+}
+
+fn lock<'m, T>(mutex: &'m Mutex<T>) -> std::sync::MutexGuard<'m, T> {
+    // A worker that panicked while holding the lock left consistent data behind: every update
+    // under it is a few assignments.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_string()
+    }
+}
+
+/// Writes through a temporary file and a rename, so a crash leaves the old or the new file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, bytes).map_err(ExperimentError::io(&temporary))?;
+    std::fs::rename(&temporary, path).map_err(ExperimentError::io(path))
+}

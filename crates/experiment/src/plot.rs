@@ -1,0 +1,157 @@
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::{ExperimentError, TrialRecord};
+
+const WIDTH: u32 = 800;
+const HEIGHT: u32 = 560;
+
+/// Plots `y` against `x` for every record, the Pareto `front` highlighted and joined, as
+/// `{stem}.png` and `{stem}.svg`. Returns the two paths.
+pub fn plot_tradeoff(
+    records: &[&TrialRecord],
+    front: &[&TrialRecord],
+    x: &str,
+    y: &str,
+    stem: &Path,
+) -> Result<[PathBuf; 2], ExperimentError> {
+    register_font();
+    let points = |records: &[&TrialRecord]| -> Vec<(f64, f64)> {
+        records
+            .iter()
+            .filter_map(|r| Some((*r.metrics.get(x)?, *r.metrics.get(y)?)))
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            .collect()
+    };
+    let all = points(records);
+    let mut front = points(front);
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    let error = |path: &Path| {
+        let path = path.to_owned();
+        move |e: String| ExperimentError::Plot { path, message: e }
+    };
+    draw(
+        BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area(),
+        &all,
+        &front,
+        x,
+        y,
+    )
+    .map_err(error(&png))?;
+    draw(
+        SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area(),
+        &all,
+        &front,
+        x,
+        y,
+    )
+    .map_err(error(&svg))?;
+    Ok([png, svg])
+}
+
+/// The axis scale and label: large counts in millions.
+fn scaled(metric: &str, values: impl Iterator<Item = f64>) -> (f64, String) {
+    let max = values.fold(0.0f64, |m, v| m.max(v.abs()));
+    if max >= 1e6 {
+        (1e-6, format!("{metric} (millions)"))
+    } else if max >= 1e4 {
+        (1e-3, format!("{metric} (thousands)"))
+    } else {
+        (1.0, metric.to_string())
+    }
+}
+
+fn range(values: impl Iterator<Item = f64> + Clone) -> std::ops::Range<f64> {
+    let lo = values.clone().fold(f64::INFINITY, f64::min);
+    let hi = values.fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(hi.abs() * 0.01).max(1e-9);
+    (lo - pad)..(hi + pad)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    all: &[(f64, f64)],
+    front: &[(f64, f64)],
+    x: &str,
+    y: &str,
+) -> Result<(), String> {
+    let (x_scale, x_label) = scaled(x, all.iter().map(|p| p.0));
+    let (y_scale, y_label) = scaled(y, all.iter().map(|p| p.1));
+    let scale = |points: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .map(|&(a, b)| (a * x_scale, b * y_scale))
+            .collect()
+    };
+    let (all, front) = (scale(all), scale(front));
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{y} against {x}"), ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(
+            range(all.iter().map(|p| p.0)),
+            range(all.iter().map(|p| p.1)),
+        )
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let trials = BLUE.mix(0.45);
+    chart
+        .draw_series(all.iter().map(|&p| Circle::new(p, 3, trials.filled())))
+        .map_err(|e| e.to_string())?
+        .label("trials")
+        .legend(move |(x, y)| Circle::new((x + 10, y), 3, trials.filled()));
+    chart
+        .draw_series(LineSeries::new(front.iter().copied(), RED.stroke_width(2)))
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(front.iter().map(|&p| Circle::new(p, 4, RED.filled())))
+        .map_err(|e| e.to_string())?
+        .label("Pareto front")
+        .legend(|(x, y)| Circle::new((x + 10, y), 4, RED.filled()));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Tick labels with as many decimals as their size needs.
+fn tick(value: f64) -> String {
+    match value.abs() {
+        v if v >= 100.0 => format!("{value:.0}"),
+        v if v >= 10.0 => format!("{value:.1}"),
+        _ => format!("{value:.3}"),
+    }
+}
+
+/// Bitmaps need glyphs; the font ships with the crate so plots render on machines without fonts.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
+        plotters::style::register_font("sans-serif", FontStyle::Normal, font)
+            .unwrap_or_else(|_| panic!("the embedded font is valid"));
+    });
+}

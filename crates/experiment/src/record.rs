@@ -1,0 +1,84 @@
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use hwnas_space::Sample;
+use hwnas_strategy::{Metrics, Status};
+use serde::{Deserialize, Serialize};
+
+use crate::ExperimentError;
+
+/// One line of `trials.jsonl`: everything about one trial, written when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// Unique within the experiment, in the order trials were proposed.
+    pub id: u64,
+    /// The architecture.
+    pub sample: Sample,
+    /// `ok`, `invalid` (rejected before training) or `failed`.
+    pub status: Status,
+    /// The evaluator's metrics and the costs (`flops`, `params`, `latency_ms`, ...).
+    pub metrics: Metrics,
+    /// Why an invalid sample was rejected (`filter`, `duplicate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why a trial failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Intermediate metrics the evaluator reported, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intermediate: Vec<f64>,
+    /// Whether a middleware stopped the trial early.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_early: bool,
+    /// The trial's seed.
+    pub seed: u64,
+    /// Start time, seconds since the Unix epoch.
+    pub started_at: f64,
+    /// Wall time of the evaluation, seconds.
+    pub duration_s: f64,
+}
+
+/// Reads a trial log. A last line cut short by a crash is dropped (its byte offset is returned so
+/// the writer can truncate it); a malformed line elsewhere is an error naming it.
+pub fn read_log(path: &Path) -> Result<(Vec<TrialRecord>, u64), ExperimentError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(ExperimentError::io(path)(e)),
+    };
+    let mut reader = BufReader::new(file);
+    let (mut records, mut good_bytes, mut line_number) = (Vec::new(), 0u64, 0);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(ExperimentError::io(path))?;
+        if n == 0 {
+            break;
+        }
+        line_number += 1;
+        if line.trim().is_empty() {
+            good_bytes += n as u64;
+            continue;
+        }
+        match serde_json::from_str::<TrialRecord>(&line) {
+            Ok(record) if line.ends_with('\n') => {
+                records.push(record);
+                good_bytes += n as u64;
+            }
+            // The last line, unfinished: the process died while writing it.
+            Ok(_) => break,
+            Err(_) if !line.ends_with('\n') => break,
+            Err(e) => {
+                return Err(ExperimentError::Log {
+                    path: path.to_owned(),
+                    line: line_number,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok((records, good_bytes))
+}

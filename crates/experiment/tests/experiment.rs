@@ -1,0 +1,391 @@
+//! Experiments: trial logs, failures, filters, resume after a crash, reports and plots.
+
+use std::path::{Path, PathBuf};
+
+use hwnas_experiment::{
+    EvaluationError, Experiment, ExperimentConfig, ExperimentError, Report, StopReason,
+    TrialContext, TrialRecord, read_log,
+};
+use hwnas_middleware::{Chain, Filter, MedianStop};
+use hwnas_space::{Choice, Sample, SearchSpace};
+use hwnas_strategy::{Decision, Direction, EvolutionConfig, Metrics, Objective, Random, Status};
+
+fn space() -> SearchSpace {
+    let choices = (0..6)
+        .map(|i| Choice::new(format!("x{i}"), [0, 1, 2, 3]))
+        .collect();
+    SearchSpace::new(choices, vec![]).unwrap()
+}
+
+fn total(sample: &Sample) -> f64 {
+    sample.iter().map(|(_, v)| v.as_f64().unwrap()).sum()
+}
+
+fn accuracy(sample: &Sample, _: &TrialContext) -> Result<Metrics, EvaluationError> {
+    Ok(Metrics::from([(
+        "accuracy".to_string(),
+        total(sample) / 18.0,
+    )]))
+}
+
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("hwnas-{name}-"))
+        .tempdir()
+        .unwrap()
+}
+
+fn config(max_trials: usize) -> ExperimentConfig {
+    ExperimentConfig {
+        max_trials,
+        seed: 5,
+        ..Default::default()
+    }
+}
+
+fn evolution() -> hwnas_strategy::RegularizedEvolution {
+    EvolutionConfig {
+        population_size: 4,
+        sample_size: 2,
+        seed: 3,
+        ..Default::default()
+    }
+    .init()
+    .unwrap()
+}
+
+fn log(dir: &Path) -> Vec<TrialRecord> {
+    read_log(&dir.join("trials.jsonl")).unwrap().0
+}
+
+fn evaluated_samples(dir: &Path) -> Vec<(u64, Sample)> {
+    log(dir)
+        .into_iter()
+        .filter(|r| r.status != Status::Invalid)
+        .map(|r| (r.id, r.sample))
+        .collect()
+}
+
+#[test]
+fn experiment_logs_every_trial_and_the_best() {
+    let dir = temp_dir("log");
+    let summary = Experiment::new(dir.path(), space(), evolution(), &accuracy, config(12))
+        .run()
+        .unwrap();
+    assert_eq!(
+        (summary.progress.evaluated, summary.stop),
+        (12, StopReason::Trials)
+    );
+    let records = log(dir.path());
+    assert_eq!(
+        records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.status == Status::Ok && r.metrics.contains_key("accuracy"))
+    );
+    let best = summary.best.unwrap();
+    let best_file = std::fs::read_to_string(dir.path().join("best.json")).unwrap();
+    assert_eq!(Sample::from_json(&best_file).unwrap(), best.sample);
+    let top = records
+        .iter()
+        .map(|r| r.metrics["accuracy"])
+        .fold(f64::MIN, f64::max);
+    assert_eq!(best.metrics["accuracy"], top);
+}
+
+#[test]
+fn experiment_survives_failing_evaluators() {
+    let dir = temp_dir("fail");
+    let flaky = |sample: &Sample, _: &TrialContext| -> Result<Metrics, EvaluationError> {
+        match sample.get("x0").and_then(|v| v.as_i64()) {
+            Some(0) => panic!("out of memory in layer 3"),
+            Some(1) => Err("diverged".into()),
+            Some(2) => Ok(Metrics::from([("accuracy".to_string(), f64::NAN)])),
+            _ => Ok(Metrics::from([("accuracy".to_string(), 0.5)])),
+        }
+    };
+    let summary = Experiment::new(dir.path(), space(), Random::new(2), &flaky, config(30))
+        .run()
+        .unwrap();
+    assert_eq!(summary.progress.evaluated, 30);
+    let records = log(dir.path());
+    for record in &records {
+        let x0 = record.sample.get("x0").and_then(|v| v.as_i64()).unwrap();
+        let error = record.error.as_deref().unwrap_or("");
+        match x0 {
+            0 => assert!(error.contains("panicked: out of memory"), "{error}"),
+            1 => assert_eq!(error, "diverged"),
+            2 => assert!(error.contains("NaN"), "{error}"),
+            _ => assert_eq!(record.status, Status::Ok),
+        }
+        assert_eq!(record.status == Status::Failed, x0 < 3);
+    }
+    assert_eq!(
+        summary.progress.failed,
+        records
+            .iter()
+            .filter(|r| r.status == Status::Failed)
+            .count()
+    );
+}
+
+#[test]
+fn experiment_logs_filter_rejections_as_invalid() {
+    let dir = temp_dir("filter");
+    let cheap = |s: &Sample| total(s) <= 6.0;
+    let strategy = Chain::new(Random::new(4)).then(Filter::new(cheap));
+    let summary = Experiment::new(dir.path(), space(), strategy, &accuracy, config(10))
+        .run()
+        .unwrap();
+    let records = log(dir.path());
+    let (ok, invalid): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.status == Status::Ok);
+    assert_eq!(ok.len(), 10);
+    assert!(ok.iter().all(|r| cheap(&r.sample)));
+    assert!(!invalid.is_empty() && invalid.iter().all(|r| !cheap(&r.sample)));
+    assert!(
+        invalid
+            .iter()
+            .all(|r| r.reason.as_deref() == Some("filter"))
+    );
+    assert_eq!(summary.progress.rejected, invalid.len());
+}
+
+#[test]
+fn experiment_refuses_a_used_directory_without_resume() {
+    let dir = temp_dir("used");
+    Experiment::new(dir.path(), space(), Random::new(1), &accuracy, config(2))
+        .run()
+        .unwrap();
+    let error = Experiment::new(dir.path(), space(), Random::new(1), &accuracy, config(2)).run();
+    assert!(
+        matches!(&error, Err(ExperimentError::Resume(m)) if m.contains("already holds")),
+        "{error:?}"
+    );
+    let other = SearchSpace::new(vec![Choice::new("y", [1, 2])], vec![]).unwrap();
+    let resume = ExperimentConfig {
+        resume: true,
+        ..config(4)
+    };
+    let error = Experiment::new(dir.path(), other, Random::new(1), &accuracy, resume).run();
+    assert!(
+        matches!(&error, Err(ExperimentError::Resume(m)) if m.contains("another search space"))
+    );
+}
+
+#[test]
+fn resume_continues_exactly_where_a_run_stopped() {
+    let straight = temp_dir("straight");
+    Experiment::new(straight.path(), space(), evolution(), &accuracy, config(14))
+        .run()
+        .unwrap();
+    let resumed = temp_dir("resumed");
+    Experiment::new(resumed.path(), space(), evolution(), &accuracy, config(6))
+        .run()
+        .unwrap();
+    let again = ExperimentConfig {
+        resume: true,
+        ..config(14)
+    };
+    let summary = Experiment::new(resumed.path(), space(), evolution(), &accuracy, again)
+        .run()
+        .unwrap();
+    assert_eq!(summary.progress.evaluated, 14);
+    assert_eq!(
+        evaluated_samples(straight.path()),
+        evaluated_samples(resumed.path())
+    );
+}
+
+#[test]
+fn resume_after_a_crash_reruns_the_unfinished_trial_only() {
+    let dir = temp_dir("crash");
+    Experiment::new(dir.path(), space(), evolution(), &accuracy, config(5))
+        .run()
+        .unwrap();
+    let before = evaluated_samples(dir.path());
+    // Make it look as if the process died while trial 4 ran, and in the middle of a line.
+    let path: PathBuf = dir.path().join("trials.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.pop();
+    std::fs::write(&path, format!("{}\n{{\"id\": 4, \"sam", lines.join("\n"))).unwrap();
+    let state_path = dir.path().join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state["pending"] = serde_json::json!({ "4": before[4].1 });
+    std::fs::write(&state_path, state.to_string()).unwrap();
+
+    let again = ExperimentConfig {
+        resume: true,
+        ..config(8)
+    };
+    let summary = Experiment::new(dir.path(), space(), evolution(), &accuracy, again)
+        .run()
+        .unwrap();
+    assert_eq!(summary.progress.evaluated, 8);
+    let after = evaluated_samples(dir.path());
+    let ids: Vec<u64> = after.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(after[..5], before[..]);
+}
+
+#[test]
+fn median_stop_ends_weak_trials_early() {
+    let dir = temp_dir("median");
+    let epochs = |sample: &Sample, context: &TrialContext| -> Result<Metrics, EvaluationError> {
+        let quality = total(sample) / 18.0;
+        let mut last = 0.0;
+        for epoch in 0..5 {
+            last = quality * (epoch + 1) as f64 / 5.0;
+            if context.report(epoch, last) == Decision::Stop {
+                break;
+            }
+        }
+        Ok(Metrics::from([("accuracy".to_string(), last)]))
+    };
+    let strategy = Chain::new(Random::new(8)).then(MedianStop::new(Direction::Maximize));
+    Experiment::new(dir.path(), space(), strategy, &epochs, config(20))
+        .run()
+        .unwrap();
+    let records = log(dir.path());
+    let stopped: Vec<&TrialRecord> = records.iter().filter(|r| r.stopped_early).collect();
+    assert!(!stopped.is_empty());
+    assert!(stopped.iter().all(|r| r.intermediate.len() < 5));
+    assert!(
+        records
+            .iter()
+            .filter(|r| !r.stopped_early)
+            .all(|r| r.intermediate.len() == 5)
+    );
+}
+
+#[test]
+fn concurrent_trials_are_all_logged_once() {
+    let dir = temp_dir("parallel");
+    let slow = |sample: &Sample, context: &TrialContext| {
+        std::thread::sleep(std::time::Duration::from_millis(5 * (context.id() % 3)));
+        accuracy(sample, context)
+    };
+    let config = ExperimentConfig {
+        concurrency: 3,
+        ..config(15)
+    };
+    let summary = Experiment::new(dir.path(), space(), evolution(), &slow, config)
+        .run()
+        .unwrap();
+    assert_eq!(summary.progress.evaluated, 15);
+    let mut ids: Vec<u64> = log(dir.path()).iter().map(|r| r.id).collect();
+    ids.sort();
+    assert_eq!(ids, (0..15).collect::<Vec<_>>());
+}
+
+#[test]
+fn report_ranks_fronts_and_plots() {
+    let dir = temp_dir("report");
+    let two = |sample: &Sample, _: &TrialContext| -> Result<Metrics, EvaluationError> {
+        let x0 = sample.get("x0").and_then(|v| v.as_f64()).unwrap();
+        let x1 = sample.get("x1").and_then(|v| v.as_f64()).unwrap();
+        Ok(Metrics::from([
+            ("accuracy".to_string(), x0 + x1),
+            ("flops".to_string(), 1e6 * (1.0 + x0)),
+        ]))
+    };
+    Experiment::new(dir.path(), space(), Random::new(3), &two, config(40))
+        .run()
+        .unwrap();
+    let report = Report::load(dir.path()).unwrap();
+    assert_eq!(report.counts(), (40, 0, 0));
+    let top = report.top_k(&Objective::maximize("accuracy"), 3);
+    assert_eq!(top.len(), 3);
+    assert!(
+        top.windows(2)
+            .all(|w| w[0].metrics["accuracy"] >= w[1].metrics["accuracy"])
+    );
+    let objectives = [
+        Objective::maximize("accuracy"),
+        Objective::minimize("flops"),
+    ];
+    let front = report.pareto_front(&objectives);
+    // On the front, more accuracy always costs more FLOPs.
+    assert!(
+        front
+            .windows(2)
+            .all(|w| w[0].metrics["flops"] >= w[1].metrics["flops"])
+    );
+    assert!(front.len() >= 2);
+    let ok: Vec<&TrialRecord> = report.records.iter().collect();
+    let files =
+        hwnas_experiment::plot_tradeoff(&ok, &front, "flops", "accuracy", &dir.path().join("plot"))
+            .unwrap();
+    for file in files {
+        assert!(
+            std::fs::metadata(&file).unwrap().len() > 1000,
+            "{}",
+            file.display()
+        );
+    }
+    assert!(report.table(&top).lines().count() == 4);
+    assert!(matches!(
+        Report::load(dir.path().join("nothing")),
+        Err(ExperimentError::Resume(_))
+    ));
+}
+
+#[cfg(feature = "flex")]
+mod training {
+    use burn::tensor::Device;
+    use hwnas_experiment::train::{
+        ImageSet, OptimizerKind, Schedule, TrainingConfig, TrainingEvaluator,
+    };
+    use hwnas_experiment::{Evaluator, TrialContext};
+    use hwnas_space::hub;
+
+    fn evaluate(config: TrainingConfig, seed: u64) -> f64 {
+        let space = hub::space("mobile-micro").unwrap();
+        let sample = space.search_space().default_sample().unwrap();
+        let evaluator =
+            TrainingEvaluator::new(space, &ImageSet::digits(), config, Device::flex()).unwrap();
+        let metrics = evaluator
+            .evaluate(&sample, &TrialContext::standalone(0, seed))
+            .unwrap();
+        metrics["accuracy"]
+    }
+
+    #[test]
+    fn training_learns_the_digits_and_is_reproducible() {
+        let config = TrainingConfig {
+            epochs: 1,
+            ..TrainingConfig::default()
+        };
+        let trained = evaluate(config.clone(), 1);
+        assert!(trained > 0.6, "accuracy after one epoch: {trained}");
+        assert_eq!(trained, evaluate(config, 1));
+        // Without a learning rate nothing is learnt: chance level, ten classes.
+        let untrained = TrainingConfig {
+            epochs: 1,
+            learning_rate: 0.0,
+            optimizer: OptimizerKind::Sgd { momentum: 0.0 },
+            schedule: Schedule::Constant,
+            ..TrainingConfig::default()
+        };
+        let chance = evaluate(untrained, 1);
+        assert!(chance < 0.35, "untrained accuracy: {chance}");
+    }
+
+    #[test]
+    fn training_refuses_data_of_another_shape() {
+        let space = hub::space("nasbench201").unwrap();
+        let error = TrainingEvaluator::new(
+            space,
+            &ImageSet::digits(),
+            TrainingConfig::default(),
+            Device::flex(),
+        )
+        .err()
+        .unwrap();
+        assert!(error.to_string().contains("1x8x8 images"), "{error}");
+    }
+}

@@ -1,0 +1,109 @@
+use std::collections::HashMap;
+
+use hwnas_space::{Sample, SearchSpace};
+use hwnas_strategy::{Proposal, Strategy, StrategyError, TrialResult};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Middleware;
+use crate::filter::DEFAULT_PATIENCE;
+
+/// Never evaluates a sample twice.
+///
+/// A repeat of a finished sample is settled without evaluation: `skip` tells the strategy it was
+/// invalid, `replay` tells it the earlier result again. A repeat of a sample still being evaluated
+/// is skipped in both modes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deduplication {
+    replay: bool,
+    patience: usize,
+    consecutive: usize,
+    /// Stable hash -> number of evaluations in flight.
+    pending: HashMap<u64, usize>,
+    finished: HashMap<u64, TrialResult>,
+}
+
+impl Deduplication {
+    /// Duplicates are told invalid.
+    pub fn skip() -> Self {
+        Self {
+            replay: false,
+            patience: DEFAULT_PATIENCE,
+            consecutive: 0,
+            pending: HashMap::new(),
+            finished: HashMap::new(),
+        }
+    }
+
+    /// Duplicates are told the earlier result.
+    pub fn replay() -> Self {
+        Self {
+            replay: true,
+            ..Self::skip()
+        }
+    }
+
+    /// Consecutive duplicates after which the search stops with [`StrategyError::Patience`].
+    pub fn with_patience(mut self, patience: usize) -> Self {
+        self.patience = patience.max(1);
+        self
+    }
+}
+
+impl Middleware for Deduplication {
+    fn ask(
+        &mut self,
+        inner: &mut dyn Strategy,
+        space: &SearchSpace,
+    ) -> Result<Option<Proposal>, StrategyError> {
+        let sample = match inner.ask(space)? {
+            Some(Proposal::Evaluate(sample)) => sample,
+            other => return Ok(other),
+        };
+        let hash = sample.stable_hash();
+        let result = match self.finished.get(&hash) {
+            Some(earlier) if self.replay => earlier.clone(),
+            Some(_) => TrialResult::invalid(),
+            None if self.pending.contains_key(&hash) => TrialResult::invalid(),
+            None => {
+                self.consecutive = 0;
+                *self.pending.entry(hash).or_default() += 1;
+                return Ok(Some(Proposal::Evaluate(sample)));
+            }
+        };
+        inner.tell(&sample, &result);
+        self.consecutive += 1;
+        if self.consecutive >= self.patience {
+            return Err(StrategyError::Patience {
+                middleware: "deduplication",
+                rejected: self.consecutive,
+            });
+        }
+        Ok(Some(Proposal::Resolved {
+            sample,
+            result,
+            reason: "duplicate".into(),
+        }))
+    }
+
+    fn tell(&mut self, inner: &mut dyn Strategy, sample: &Sample, result: &TrialResult) {
+        let hash = sample.stable_hash();
+        if let Some(n) = self.pending.get_mut(&hash) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending.remove(&hash);
+            }
+        }
+        self.finished.insert(hash, result.clone());
+        inner.tell(sample, result)
+    }
+
+    fn save(&self) -> Result<Value, StrategyError> {
+        serde_json::to_value(self).map_err(StrategyError::state)
+    }
+
+    fn restore(&mut self, state: Value) -> Result<(), StrategyError> {
+        *self = serde_json::from_value(state).map_err(StrategyError::state)?;
+        Ok(())
+    }
+}

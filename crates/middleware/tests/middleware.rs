@@ -1,0 +1,290 @@
+//! Middleware behaviour: filtering, deduplication, failure handling, repeats, early stopping.
+
+use std::sync::{Arc, Mutex};
+
+use hwnas_middleware::{
+    Chain, Deduplication, FailureHandler, Filter, MedianStop, Middleware, MultipleEvaluation,
+};
+use hwnas_space::{Choice, Sample, SearchSpace};
+use hwnas_strategy::{
+    Decision, Direction, Metrics, Proposal, Random, Status, Strategy, StrategyError, TrialResult,
+};
+
+fn space() -> SearchSpace {
+    SearchSpace::new(vec![Choice::new("width", [8, 16, 32, 64])], vec![]).unwrap()
+}
+
+fn sample(width: i64) -> Sample {
+    Sample::from_entries([("width".into(), width.into())])
+}
+
+fn width(sample: &Sample) -> i64 {
+    sample.get("width").and_then(|v| v.as_i64()).unwrap()
+}
+
+fn accuracy(value: f64) -> Metrics {
+    Metrics::from([("accuracy".to_string(), value)])
+}
+
+/// Proposes a fixed list of widths and records what it is told.
+#[derive(Clone, Default)]
+struct Script {
+    widths: Vec<i64>,
+    told: Arc<Mutex<Vec<(i64, TrialResult)>>>,
+}
+
+impl Script {
+    fn new(widths: &[i64]) -> Self {
+        Self {
+            widths: widths.iter().rev().copied().collect(),
+            told: Default::default(),
+        }
+    }
+
+    fn told(&self) -> Vec<(i64, TrialResult)> {
+        self.told.lock().unwrap().clone()
+    }
+}
+
+impl Strategy for Script {
+    fn ask(&mut self, _space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
+        Ok(self.widths.pop().map(|w| Proposal::Evaluate(sample(w))))
+    }
+
+    fn tell(&mut self, sample: &Sample, result: &TrialResult) {
+        self.told
+            .lock()
+            .unwrap()
+            .push((width(sample), result.clone()));
+    }
+
+    fn save(&self) -> Result<serde_json::Value, StrategyError> {
+        Ok(serde_json::json!(self.widths))
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
+        self.widths = serde_json::from_value(state).map_err(StrategyError::state)?;
+        Ok(())
+    }
+}
+
+/// Asks until the chain is exhausted, evaluating with `evaluate`; returns the proposals as
+/// (width, evaluated?) in order.
+fn drive(chain: &mut Chain, mut evaluate: impl FnMut(i64) -> TrialResult) -> Vec<(i64, bool)> {
+    let space = space();
+    let mut seen = Vec::new();
+    while let Some(proposal) = chain.ask(&space).unwrap() {
+        match proposal {
+            Proposal::Evaluate(s) => {
+                seen.push((width(&s), true));
+                chain.tell(&s, &evaluate(width(&s)));
+            }
+            Proposal::Resolved { sample, .. } => seen.push((width(&sample), false)),
+        }
+    }
+    seen
+}
+
+#[test]
+fn filter_discard_never_evaluates_rejected_samples() {
+    let script = Script::new(&[8, 64, 16, 32]);
+    let mut chain = Chain::new(script.clone()).then(Filter::new(|s| width(s) <= 16));
+    let seen = drive(&mut chain, |w| TrialResult::ok(accuracy(w as f64)));
+    assert_eq!(seen, [(8, true), (64, false), (16, true), (32, false)]);
+    let told: Vec<(i64, Status, Option<f64>)> = script
+        .told()
+        .into_iter()
+        .map(|(w, r)| (w, r.status, r.metrics.get("accuracy").copied()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (8, Status::Ok, Some(8.0)),
+            (64, Status::Invalid, None),
+            (16, Status::Ok, Some(16.0)),
+            (32, Status::Invalid, None)
+        ]
+    );
+}
+
+#[test]
+fn filter_penalise_tells_metric_for_invalid() {
+    let script = Script::new(&[64]);
+    let mut chain = Chain::new(script.clone()).then(Filter::new(|_| false).penalise(accuracy(0.0)));
+    drive(&mut chain, |_| unreachable!("nothing passes the filter"));
+    assert_eq!(
+        script.told(),
+        [(
+            64,
+            TrialResult {
+                status: Status::Invalid,
+                metrics: accuracy(0.0)
+            }
+        )]
+    );
+}
+
+#[test]
+fn filter_patience_stops_a_hopeless_search() {
+    let mut chain = Chain::new(Random::new(1).with_dedup(false))
+        .then(Filter::new(|s| width(s) > 1000).with_patience(50));
+    let space = space();
+    let mut resolved = 0;
+    let error = loop {
+        match chain.ask(&space) {
+            Ok(Some(Proposal::Resolved { .. })) => resolved += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(resolved, 49);
+    assert!(
+        matches!(error, StrategyError::Patience { rejected: 50, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("loosen the budget"), "{error}");
+}
+
+#[test]
+fn deduplication_skips_or_replays() {
+    for (dedup, expected_told) in [
+        (
+            Deduplication::skip(),
+            [Status::Ok, Status::Invalid, Status::Invalid],
+        ),
+        (
+            Deduplication::replay(),
+            [Status::Ok, Status::Ok, Status::Ok],
+        ),
+    ] {
+        let script = Script::new(&[8, 8, 8]);
+        let mut chain = Chain::new(script.clone()).then(dedup);
+        let seen = drive(&mut chain, |_| TrialResult::ok(accuracy(0.5)));
+        assert_eq!(seen, [(8, true), (8, false), (8, false)]);
+        let told: Vec<Status> = script.told().into_iter().map(|(_, r)| r.status).collect();
+        assert_eq!(told, expected_told);
+    }
+}
+
+#[test]
+fn deduplication_skips_a_sample_still_in_flight() {
+    let mut chain = Chain::new(Script::new(&[8, 8])).then(Deduplication::replay());
+    let space = space();
+    assert!(matches!(
+        chain.ask(&space).unwrap(),
+        Some(Proposal::Evaluate(_))
+    ));
+    let Some(Proposal::Resolved { result, .. }) = chain.ask(&space).unwrap() else {
+        panic!()
+    };
+    assert_eq!(result.status, Status::Invalid);
+}
+
+#[test]
+fn failure_handler_retries_then_tells() {
+    let script = Script::new(&[8, 16]);
+    let mut chain = Chain::new(script.clone()).then(FailureHandler::retry(2));
+    let mut attempts = 0;
+    let seen = drive(&mut chain, |w| {
+        if w == 8 {
+            attempts += 1;
+            TrialResult::failed()
+        } else {
+            TrialResult::ok(accuracy(0.9))
+        }
+    });
+    assert_eq!(attempts, 3);
+    assert_eq!(seen, [(8, true), (8, true), (8, true), (16, true)]);
+    let told: Vec<(i64, Status)> = script
+        .told()
+        .into_iter()
+        .map(|(w, r)| (w, r.status))
+        .collect();
+    assert_eq!(told, [(8, Status::Failed), (16, Status::Ok)]);
+}
+
+#[test]
+fn failure_handler_reports_a_metric() {
+    let script = Script::new(&[8]);
+    let mut chain = Chain::new(script.clone()).then(FailureHandler::report(accuracy(0.0)));
+    drive(&mut chain, |_| TrialResult::failed());
+    assert_eq!(
+        script.told(),
+        [(
+            8,
+            TrialResult {
+                status: Status::Failed,
+                metrics: accuracy(0.0)
+            }
+        )]
+    );
+}
+
+#[test]
+fn multiple_evaluation_tells_the_mean() {
+    let script = Script::new(&[8, 16]);
+    let mut chain = Chain::new(script.clone()).then(MultipleEvaluation::new(3));
+    let mut noise = [0.1, 0.2, 0.6, 1.0, 1.0, 1.0].into_iter();
+    let seen = drive(&mut chain, |_| {
+        TrialResult::ok(accuracy(noise.next().unwrap()))
+    });
+    assert_eq!(seen.len(), 6);
+    let told = script.told();
+    assert_eq!(told.len(), 2);
+    assert!((told[0].1.metrics["accuracy"] - 0.3).abs() < 1e-12);
+    assert!((told[1].1.metrics["accuracy"] - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn median_stop_stops_below_median_after_min_trials() {
+    let mut chain = Chain::new(Script::new(&[])).then(MedianStop::new(Direction::Maximize));
+    // Three earlier trials at step 0: 0.5, 0.6, 0.7 (median 0.6); none can be stopped yet.
+    for (id, value) in [(0, 0.5), (1, 0.6), (2, 0.7)] {
+        assert_eq!(chain.intermediate(id, 0, value), Decision::Continue);
+    }
+    assert_eq!(chain.intermediate(3, 0, 0.55), Decision::Stop);
+    assert_eq!(chain.intermediate(4, 0, 0.65), Decision::Continue);
+    // A step no one reported before never stops.
+    assert_eq!(chain.intermediate(3, 1, 0.0), Decision::Continue);
+}
+
+#[test]
+fn chain_state_round_trips() {
+    let build = || {
+        Chain::new(Random::new(3))
+            .then(Filter::new(|s| width(s) <= 32))
+            .then(Deduplication::replay())
+            .then(MultipleEvaluation::new(2))
+    };
+    let space = space();
+    let mut original = build();
+    for _ in 0..3 {
+        if let Some(Proposal::Evaluate(s)) = original.ask(&space).unwrap() {
+            original.tell(&s, &TrialResult::ok(accuracy(0.5)));
+        }
+    }
+    let mut restored = build();
+    restored.restore(original.save().unwrap()).unwrap();
+    for _ in 0..6 {
+        let a = original.ask(&space).unwrap();
+        let b = restored.ask(&space).unwrap();
+        assert_eq!(a, b);
+    }
+    // A chain of another shape refuses the state.
+    let mut other = Chain::new(Random::new(3));
+    assert!(matches!(
+        other.restore(original.save().unwrap()),
+        Err(StrategyError::State(_))
+    ));
+}
+
+#[test]
+fn middleware_defaults_pass_everything_through() {
+    struct Nothing;
+    impl Middleware for Nothing {}
+    let script = Script::new(&[8, 16]);
+    let mut chain = Chain::new(script.clone()).then(Nothing);
+    let seen = drive(&mut chain, |_| TrialResult::ok(accuracy(1.0)));
+    assert_eq!(seen, [(8, true), (16, true)]);
+    assert_eq!(script.told().len(), 2);
+}

@@ -1,0 +1,300 @@
+//! Pareto fronts and a steady-state NSGA-II evolution that selects by Pareto rank.
+
+use std::collections::HashSet;
+
+use hwnas_space::{Sample, SearchSpace};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::{load_state, save_state};
+use crate::variation::{crossover, mutate, propose};
+use crate::{Metrics, Objective, Proposal, Strategy, StrategyError, TrialResult};
+
+/// Whether `a` dominates `b`: no worse in every key and better in one (keys: larger is better).
+pub fn dominates(a: &[f64], b: &[f64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x >= y) && a.iter().zip(b).any(|(x, y)| x > y)
+}
+
+/// Non-dominated sorting (Deb et al. 2002): the indices of `keys` grouped into fronts, best front
+/// first. Keys are oriented so that larger is better ([`Objective::key`]).
+pub fn non_dominated_sort(keys: &[Vec<f64>]) -> Vec<Vec<usize>> {
+    let n = keys.len();
+    let mut dominated_by_count = vec![0usize; n];
+    let mut dominates_list = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in (i + 1)..n {
+            if dominates(&keys[i], &keys[j]) {
+                dominates_list[i].push(j);
+                dominated_by_count[j] += 1;
+            } else if dominates(&keys[j], &keys[i]) {
+                dominates_list[j].push(i);
+                dominated_by_count[i] += 1;
+            }
+        }
+    }
+    let mut fronts = Vec::new();
+    let mut current: Vec<usize> = (0..n).filter(|&i| dominated_by_count[i] == 0).collect();
+    while !current.is_empty() {
+        let mut next = Vec::new();
+        for &i in &current {
+            for &j in &dominates_list[i] {
+                dominated_by_count[j] -= 1;
+                if dominated_by_count[j] == 0 {
+                    next.push(j);
+                }
+            }
+        }
+        next.sort_unstable();
+        fronts.push(std::mem::replace(&mut current, next));
+    }
+    fronts
+}
+
+/// The indices of the non-dominated points of `keys` (larger is better in every key).
+pub fn pareto_front(keys: &[Vec<f64>]) -> Vec<usize> {
+    non_dominated_sort(keys)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// The keys of `metrics` for `objectives` (larger is better), or `None` when one is missing.
+pub fn objective_keys(objectives: &[Objective], metrics: &Metrics) -> Option<Vec<f64>> {
+    objectives.iter().map(|o| o.key(metrics)).collect()
+}
+
+/// Crowding distance of each member of one front (infinite at the extremes): how much room a
+/// point has around it, used to keep a front spread out.
+#[allow(clippy::needless_range_loop)] // `m` indexes the inner key vectors, not `keys`
+pub fn crowding_distance(keys: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
+    let mut distance = vec![0.0; front.len()];
+    let n_objectives = keys.first().map_or(0, Vec::len);
+    for m in 0..n_objectives {
+        let mut order: Vec<usize> = (0..front.len()).collect();
+        order.sort_by(|&a, &b| keys[front[a]][m].total_cmp(&keys[front[b]][m]));
+        let (first, last) = (order[0], order[order.len() - 1]);
+        let span = keys[front[last]][m] - keys[front[first]][m];
+        distance[first] = f64::INFINITY;
+        distance[last] = f64::INFINITY;
+        if span <= 0.0 {
+            continue;
+        }
+        for w in order.windows(3) {
+            distance[w[1]] += (keys[front[w[2]]][m] - keys[front[w[0]]][m]) / span;
+        }
+    }
+    distance
+}
+
+/// Settings of [`ParetoEvolution`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParetoConfig {
+    /// The metrics traded off, e.g. accuracy (maximize) against latency (minimize).
+    pub objectives: Vec<Objective>,
+    /// Individuals kept; the worst by rank and crowding leaves when a new one arrives.
+    pub population_size: usize,
+    /// Probability that each label is resampled in a child.
+    pub mutation_prob: f64,
+    /// Probability that a child is bred from two parents rather than one.
+    pub crossover_prob: f64,
+    /// Seed of the random number generator.
+    pub seed: u64,
+}
+
+impl Default for ParetoConfig {
+    fn default() -> Self {
+        Self {
+            objectives: vec![
+                Objective::maximize("accuracy"),
+                Objective::minimize("flops"),
+            ],
+            population_size: 50,
+            mutation_prob: 0.05,
+            crossover_prob: 0.9,
+            seed: 0,
+        }
+    }
+}
+
+impl ParetoConfig {
+    /// Builds the strategy, checking the settings.
+    pub fn init(self) -> Result<ParetoEvolution, StrategyError> {
+        if self.objectives.is_empty() || self.population_size < 2 {
+            return Err(StrategyError::Config(
+                "a Pareto search needs at least one objective and a population of 2".into(),
+            ));
+        }
+        Ok(ParetoEvolution {
+            rng: Xoshiro256PlusPlus::seed_from_u64(self.seed),
+            config: self,
+            population: Vec::new(),
+            seen: HashSet::new(),
+            n_proposed: 0,
+        })
+    }
+}
+
+/// Multi-objective evolution in the style of NSGA-II, steady state: parents win binary
+/// tournaments on (Pareto rank, crowding distance); each new result joins the population and the
+/// worst individual (last front, most crowded) leaves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParetoEvolution {
+    config: ParetoConfig,
+    rng: Xoshiro256PlusPlus,
+    /// Evaluated individuals with their keys (larger is better).
+    population: Vec<(Sample, Vec<f64>)>,
+    seen: HashSet<u64>,
+    n_proposed: usize,
+}
+
+impl ParetoEvolution {
+    /// The non-dominated individuals of the population with their objective values.
+    pub fn front(&self) -> Vec<(&Sample, Metrics)> {
+        let keys: Vec<Vec<f64>> = self.population.iter().map(|(_, k)| k.clone()).collect();
+        pareto_front(&keys)
+            .into_iter()
+            .map(|i| {
+                let metrics = self.config.objectives.iter().zip(&keys[i]);
+                let metrics = metrics.map(|(o, &k)| (o.metric.clone(), o.direction.key(k)));
+                (&self.population[i].0, metrics.collect())
+            })
+            .collect()
+    }
+
+    /// Rank (front number) and crowding distance of every individual.
+    fn ranking(&self) -> Vec<(usize, f64)> {
+        let keys: Vec<Vec<f64>> = self.population.iter().map(|(_, k)| k.clone()).collect();
+        let mut ranking = vec![(0, 0.0); keys.len()];
+        for (rank, front) in non_dominated_sort(&keys).iter().enumerate() {
+            for (&i, d) in front.iter().zip(crowding_distance(&keys, front)) {
+                ranking[i] = (rank, d);
+            }
+        }
+        ranking
+    }
+
+    fn binary_tournament(&mut self, ranking: &[(usize, f64)]) -> usize {
+        let a = self.rng.random_range(0..ranking.len());
+        let b = self.rng.random_range(0..ranking.len());
+        let better = |x: (usize, f64), y: (usize, f64)| x.0 < y.0 || (x.0 == y.0 && x.1 > y.1);
+        if better(ranking[b], ranking[a]) { b } else { a }
+    }
+}
+
+impl Strategy for ParetoEvolution {
+    fn ask(&mut self, space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
+        let warming_up = self.n_proposed < self.config.population_size || self.population.len() < 2;
+        let parents = if warming_up {
+            None
+        } else {
+            let ranking = self.ranking();
+            let first = self.binary_tournament(&ranking);
+            let second = self.binary_tournament(&ranking);
+            let both = self.rng.random_bool(self.config.crossover_prob);
+            let indices = |i: usize| space.indices(&self.population[i].0);
+            Some((
+                indices(first)?,
+                if both { Some(indices(second)?) } else { None },
+            ))
+        };
+        let mutation_prob = self.config.mutation_prob;
+        let sample = propose(
+            space,
+            &mut self.seen,
+            true,
+            &mut self.rng,
+            |rng| match &parents {
+                None => space
+                    .random_indices(rng)
+                    .unwrap_or_else(|_| vec![0; space.len()]),
+                Some((first, second)) => {
+                    let mut child = match second {
+                        Some(second) => crossover(first, second, rng),
+                        None => first.clone(),
+                    };
+                    mutate(space, &mut child, mutation_prob, rng);
+                    child
+                }
+            },
+        )?;
+        if sample.is_some() {
+            self.n_proposed += 1;
+        }
+        Ok(sample.map(Proposal::Evaluate))
+    }
+
+    fn tell(&mut self, sample: &Sample, result: &TrialResult) {
+        let Some(keys) = objective_keys(&self.config.objectives, &result.metrics) else {
+            return;
+        };
+        self.population.push((sample.clone(), keys));
+        if self.population.len() > self.config.population_size {
+            let ranking = self.ranking();
+            let worst = (0..ranking.len())
+                .max_by(|&a, &b| {
+                    let (ra, da) = ranking[a];
+                    let (rb, db) = ranking[b];
+                    ra.cmp(&rb).then(db.total_cmp(&da))
+                })
+                .expect("the population is not empty");
+            self.population.swap_remove(worst);
+        }
+    }
+
+    fn save(&self) -> Result<serde_json::Value, StrategyError> {
+        save_state(self)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
+        let restored: ParetoEvolution = load_state(state)?;
+        if restored.config != self.config {
+            return Err(StrategyError::State(
+                "the saved search was run with other settings".into(),
+            ));
+        }
+        *self = restored;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_dominated_sort_orders_fronts() {
+        // Larger is better in both keys.
+        let keys = vec![
+            vec![1.0, 1.0],
+            vec![2.0, 0.0],
+            vec![0.0, 2.0],
+            vec![0.5, 0.5],
+            vec![0.0, 0.0],
+        ];
+        assert_eq!(
+            non_dominated_sort(&keys),
+            vec![vec![0, 1, 2], vec![3], vec![4]]
+        );
+        assert_eq!(pareto_front(&keys), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn crowding_distance_favours_extremes() {
+        let keys = vec![
+            vec![0.0, 3.0],
+            vec![1.0, 2.0],
+            vec![2.0, 1.0],
+            vec![3.0, 0.0],
+        ];
+        let d = crowding_distance(&keys, &[0, 1, 2, 3]);
+        assert!(d[0].is_infinite() && d[3].is_infinite());
+        assert!((d[1] - 4.0 / 3.0).abs() < 1e-12 && (d[2] - 4.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn equal_points_do_not_dominate_each_other() {
+        assert!(!dominates(&[1.0, 1.0], &[1.0, 1.0]));
+        assert_eq!(pareto_front(&[vec![1.0], vec![1.0]]), vec![0, 1]);
+    }
+}

@@ -1,0 +1,58 @@
+//! Mutation, crossover and deduplicated proposal, shared by the evolutionary strategies.
+
+use std::collections::HashSet;
+
+use hwnas_space::{Sample, SearchSpace};
+use rand::{Rng, RngExt};
+
+use crate::StrategyError;
+use crate::random::MAX_DUPLICATE_DRAWS;
+
+/// Resamples each label with probability `probability` (the new value may equal the old one, as
+/// in the reference toolkit).
+pub(crate) fn mutate<R: Rng + ?Sized>(
+    space: &SearchSpace,
+    indices: &mut [usize],
+    probability: f64,
+    rng: &mut R,
+) {
+    for (index, choice) in indices.iter_mut().zip(space.choices()) {
+        if rng.random_bool(probability) {
+            *index = rng.random_range(0..choice.len());
+        }
+    }
+}
+
+/// Uniform crossover: every label from either parent with equal odds.
+pub(crate) fn crossover<R: Rng + ?Sized>(a: &[usize], b: &[usize], rng: &mut R) -> Vec<usize> {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| if rng.random_bool(0.5) { x } else { y })
+        .collect()
+}
+
+/// Draws children from `breed` until one satisfies the constraints and (with `dedup`) was never
+/// proposed; falls back to a fresh random sample when breeding keeps repeating itself.
+pub(crate) fn propose<R: Rng + ?Sized>(
+    space: &SearchSpace,
+    seen: &mut HashSet<u64>,
+    dedup: bool,
+    rng: &mut R,
+    mut breed: impl FnMut(&mut R) -> Vec<usize>,
+) -> Result<Option<Sample>, StrategyError> {
+    for attempt in 0..MAX_DUPLICATE_DRAWS {
+        let indices = if attempt < MAX_DUPLICATE_DRAWS / 2 {
+            breed(rng)
+        } else {
+            space.random_indices(rng)?
+        };
+        if space.check_constraints(&indices).is_err() {
+            continue;
+        }
+        let sample = space.sample_at(&indices);
+        if seen.insert(sample.stable_hash()) || !dedup {
+            return Ok(Some(sample));
+        }
+    }
+    Ok(None)
+}
