@@ -14,7 +14,6 @@ fn main() {
 }
 
 const SPACES: [&str; 2] = ["proxylessnas", "mobile-micro"];
-const STRATEGIES: [&str; 2] = ["random", "evolution"];
 
 /// A strategy behind a filter that admits the cheaper half of the space.
 fn chain(space_name: &str, strategy: &str) -> (Chain, hwnas_space::SearchSpace) {
@@ -41,12 +40,23 @@ fn chain(space_name: &str, strategy: &str) -> (Chain, hwnas_space::SearchSpace) 
 
 /// One proposal through the filter (about half are rejected); accepted ones are told a
 /// made-up accuracy at once, so evolution leaves its random warm-up.
-#[divan::bench(args = SPACES, consts = [0, 1])]
-fn propose_filter<const STRATEGY: usize>(bencher: Bencher, space_name: &str) {
-    let (mut chain, space) = chain(space_name, STRATEGIES[STRATEGY]);
+fn propose_filter(bencher: Bencher, space_name: &str, strategy: &str) {
+    let (mut chain, space) = chain(space_name, strategy);
     let told = TrialResult::ok(Metrics::from([("accuracy".to_string(), 0.5)]));
     bencher.bench_local(|| match chain.ask(black_box(&space)).unwrap() {
         Some(Proposal::Evaluate(sample)) => chain.tell(&sample, &told),
         other => drop(black_box(other)),
     });
+}
+
+/// Random sampling (deduplicated) behind a FLOPs filter.
+#[divan::bench(args = SPACES, sample_count = 500)]
+fn random_filter(bencher: Bencher, space_name: &str) {
+    propose_filter(bencher, space_name, "random");
+}
+
+/// Regularized evolution (deduplicated, reference defaults) behind a FLOPs filter.
+#[divan::bench(args = SPACES, sample_count = 500)]
+fn evolution_filter(bencher: Bencher, space_name: &str) {
+    propose_filter(bencher, space_name, "evolution");
 }

@@ -2,6 +2,7 @@
 
 mod commands;
 mod device;
+mod latency;
 mod samples;
 mod search;
 
@@ -35,6 +36,11 @@ enum Command {
     Profile(commands::ProfileArgs),
     /// Build the network of a sample on a device and run one forward pass.
     Freeze(commands::FreezeArgs),
+    /// Measure latency on a device, build a latency predictor, predict and evaluate it.
+    Latency {
+        #[command(subcommand)]
+        command: latency::LatencyCommand,
+    },
     /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
     Search(search::SearchArgs),
     /// Print the top trials and Pareto fronts of an experiment and write its plots.
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => commands::sample(&args),
         Command::Profile(args) => commands::profile(&args),
         Command::Freeze(args) => commands::freeze(&args),
+        Command::Latency { command } => latency::run(&command),
         Command::Search(args) => search::search(&args),
         Command::Report(args) => search::report(&args),
         Command::Export(args) => search::export(&args),

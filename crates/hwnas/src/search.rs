@@ -44,9 +44,13 @@ pub struct SearchArgs {
     /// Parameter budget.
     #[arg(long)]
     max_params: Option<f64>,
-    /// Latency budget in milliseconds, measured on `--device` at batch 1.
+    /// Latency budget in milliseconds: predicted from `--table`, else measured on `--device` at
+    /// batch 1.
     #[arg(long)]
     max_latency_ms: Option<f64>,
+    /// A latency table from `hwnas latency build` for this space (predicts `latency_ms`).
+    #[arg(long)]
+    table: Option<PathBuf>,
     /// Tell the strategy a score of 0 for samples over budget instead of discarding them.
     #[arg(long)]
     penalise: bool,
@@ -91,7 +95,7 @@ pub struct SearchArgs {
 /// The budget a filter enforces, with the profilers it reads.
 struct Budget {
     counts: CountProfiler,
-    latency: Option<Arc<LatencyProfiler>>,
+    latency: Option<Arc<dyn Profiler>>,
     max_flops: Option<f64>,
     max_params: Option<f64>,
     max_latency_ms: Option<f64>,
@@ -116,8 +120,8 @@ impl Budget {
     }
 }
 
-/// `Arc<LatencyProfiler>` shared by the filter and the trial log.
-struct Shared(Arc<LatencyProfiler>);
+/// A latency profiler shared by the filter and the trial log.
+struct Shared(Arc<dyn Profiler>);
 
 impl Profiler for Shared {
     fn profile(&self, sample: &Sample) -> Result<f64, hwnas_profiler::ProfileError> {
@@ -148,13 +152,27 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
-    let latency = match args.max_latency_ms {
-        Some(_) => Some(Arc::new(LatencyProfiler::new(
+    let latency: Option<Arc<dyn Profiler>> = match (&args.table, args.max_latency_ms) {
+        (Some(path), _) => {
+            let (predictor, table_space) = crate::latency::load_table(path)?;
+            if table_space.name() != space.name() || table_space.input() != space.input() {
+                bail!(
+                    "{} was built for `{}` at {}, not for `{}` at {}",
+                    path.display(),
+                    table_space.name(),
+                    table_space.input(),
+                    space.name(),
+                    space.input()
+                );
+            }
+            Some(Arc::new(predictor))
+        }
+        (None, Some(_)) => Some(Arc::new(LatencyProfiler::new(
             space.clone(),
             device.clone(),
             LatencyConfig::default(),
         )?)),
-        None => None,
+        (None, None) => None,
     };
     let budget = Budget {
         counts: counts.clone(),

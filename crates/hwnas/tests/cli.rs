@@ -316,3 +316,144 @@ fn cli_search_bad_input_exits_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn cli_latency_measure_build_predict_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("table.json");
+    let table_arg = table.to_str().unwrap();
+    let (_, samples, _) = run(
+        &["sample", "mobile-micro", "--count", "3", "--seed", "2"],
+        "",
+    );
+
+    let args = [
+        "latency",
+        "measure",
+        "mobile-micro",
+        "--sample",
+        "-",
+        "--json",
+        "--budget-ms",
+        "5",
+    ];
+    let (code, stdout, stderr) = run(&args, &samples);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 3);
+    for line in stdout.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        for field in ["median_ms", "p90_ms", "cv"] {
+            assert!(line[field].as_f64().unwrap() >= 0.0, "{field}");
+        }
+        assert_eq!(line["device"], "flex");
+    }
+
+    let args = [
+        "latency",
+        "build",
+        "mobile-micro",
+        "--out",
+        table_arg,
+        "--fit-samples",
+        "3",
+        "--layer-budget-ms",
+        "1",
+    ];
+    let (code, stdout, stderr) = run(&args, "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("distinct layers of `mobile-micro`"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = run(
+        &[
+            "latency", "predict", "--table", table_arg, "--sample", "-", "--json",
+        ],
+        &samples,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let predicted: Vec<f64> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["latency_ms"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(predicted.len(), 3);
+    assert!(predicted.iter().all(|ms| *ms > 0.0));
+
+    let (code, stdout, stderr) = run(
+        &[
+            "latency",
+            "evaluate",
+            "--table",
+            table_arg,
+            "--samples",
+            "4",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("| Kendall tau |") && stdout.contains("| within +-10 % |"),
+        "{stdout}"
+    );
+
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["latency", "predict", "--table", table_arg, "--sample", "-"],
+            PROXYLESS_MOBILE,
+            "missing label",
+        ),
+        (
+            &[
+                "latency",
+                "predict",
+                "--table",
+                "/nonexistent.json",
+                "--sample",
+                "-",
+            ],
+            "",
+            "cannot read /nonexistent.json",
+        ),
+        (
+            &[
+                "latency",
+                "evaluate",
+                "--table",
+                table_arg,
+                "--samples",
+                "1",
+            ],
+            "",
+            "at least 2",
+        ),
+        (
+            &[
+                "latency", "evaluate", "--table", table_arg, "--device", "ndarray",
+            ],
+            "",
+            "ndarray",
+        ),
+        (
+            &[
+                "search",
+                "nasbench201",
+                "--out",
+                "/tmp/unused",
+                "--table",
+                table_arg,
+            ],
+            "",
+            "1x8x8 images",
+        ),
+    ];
+    for (args, stdin, expected) in cases {
+        let (code, _, stderr) = run(args, stdin);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

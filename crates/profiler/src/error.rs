@@ -10,4 +10,7 @@ pub enum ProfileError {
     /// The space is beyond what the precomputed tables can represent.
     #[error("cannot profile this space: {0}")]
     Unsupported(String),
+    /// A latency table cannot be read, or was made for another space, input or device.
+    #[error("latency table: {0}")]
+    Table(String),
 }

@@ -3,6 +3,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Distribution, Tensor};
+use hwnas_space::module::Network;
 use hwnas_space::{ModelSpace, Sample};
 use serde::{Deserialize, Serialize};
 
@@ -120,37 +121,59 @@ impl LatencyProfiler {
     pub fn measure(&self, sample: &Sample) -> Result<Latency, ProfileError> {
         let network = self.space.freeze(sample, &self.device)?;
         let dims = self.space.input().with_batch(self.config.batch);
-        let [n, c, h, w] = dims[..] else {
-            return Err(ProfileError::Unsupported(format!(
-                "latency needs an image input, got {dims:?}"
-            )));
-        };
-        let input = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &self.device);
-        let sync = |device: &Device| {
-            device
-                .sync()
-                .map_err(|e| ProfileError::Unsupported(format!("device failed: {e:?}")))
-        };
-        for _ in 0..self.config.warmup {
-            let _ = network.forward(input.clone());
-            sync(&self.device)?;
-        }
-        let mut times = Vec::with_capacity(self.config.min_runs);
-        let began = Instant::now();
-        while times.len() < self.config.max_runs
-            && (times.len() < self.config.min_runs || began.elapsed() < self.config.budget)
-        {
-            let start = Instant::now();
-            let _ = network.forward(input.clone());
-            sync(&self.device)?;
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        }
+        let times = time_forward(&network, &dims, &self.device, &self.config)?;
         Ok(Latency::from_times(
             times,
             dims,
             format!("{:?}", self.device),
         ))
     }
+
+    /// The device it measures on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &LatencyConfig {
+        &self.config
+    }
+}
+
+/// Times `network.forward` on a random input of `dims` (batch first): warm-up passes, then timed
+/// passes with a device sync inside the timed region, per `config`. Times in milliseconds.
+pub fn time_forward(
+    network: &Network,
+    dims: &[usize],
+    device: &Device,
+    config: &LatencyConfig,
+) -> Result<Vec<f64>, ProfileError> {
+    let [n, c, h, w] = dims[..] else {
+        return Err(ProfileError::Unsupported(format!(
+            "latency needs an image input, got {dims:?}"
+        )));
+    };
+    let input = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), device);
+    let sync = || {
+        device
+            .sync()
+            .map_err(|e| ProfileError::Unsupported(format!("device failed: {e:?}")))
+    };
+    for _ in 0..config.warmup {
+        let _ = network.forward(input.clone());
+        sync()?;
+    }
+    let mut times = Vec::with_capacity(config.min_runs);
+    let began = Instant::now();
+    while times.len() < config.max_runs
+        && (times.len() < config.min_runs || began.elapsed() < config.budget)
+    {
+        let start = Instant::now();
+        let _ = network.forward(input.clone());
+        sync()?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(times)
 }
 
 impl Profiler for LatencyProfiler {

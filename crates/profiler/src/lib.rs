@@ -26,13 +26,25 @@
 mod count;
 mod error;
 #[cfg(feature = "burn")]
+mod fingerprint;
+#[cfg(feature = "burn")]
 mod latency;
+#[cfg(feature = "burn")]
+mod predictor;
 mod profiler;
+pub mod rank;
 mod table;
 
 pub use count::{CountOptions, Counts, count_architecture, layer_counts};
 pub use error::ProfileError;
 #[cfg(feature = "burn")]
-pub use latency::{Latency, LatencyConfig, LatencyProfiler};
+pub use fingerprint::{BURN_VERSION, DeviceFingerprint};
+#[cfg(feature = "burn")]
+pub use latency::{Latency, LatencyConfig, LatencyProfiler, time_forward};
+#[cfg(feature = "burn")]
+pub use predictor::{
+    Evaluated, LatencyPredictor, LatencyTableFile, LayerLatency, PredictorConfig, TABLE_VERSION,
+    space_hash,
+};
 pub use profiler::{CountProfiler, FlopsProfiler, NumParamsProfiler, Profiler};
-pub use table::CountTable;
+pub use table::{CountTable, LayerCost, LayerTable};

@@ -1,12 +1,14 @@
-//! The precomputed form of a space's counts.
+//! The precomputed form of a space's per-layer costs (counts, measured latencies).
 //!
-//! Counts are additive over layers, and each layer's count depends only on the few decisions that
+//! Costs are additive over layers, and each layer's count depends only on the few decisions that
 //! decide whether it runs and which shape reaches it. Building walks the declaration once, forking
 //! on a decision only where it changes a shape, and records every layer as a term "these counts,
 //! when these labels take these values". Terms over the same labels fold into one dense table, so
 //! a query is one lookup per group of labels: tens of nanoseconds for ProxylessNAS.
 
 use std::collections::HashMap;
+use std::fmt::Debug;
+use std::ops::AddAssign;
 
 use hwnas_space::{Layer, ModelSpace, Node, Reduction, SearchSpace, Shape, SpaceError};
 
@@ -58,34 +60,49 @@ fn intersect(a: &Condition, b: &Condition) -> Option<Condition> {
     Some(out)
 }
 
+/// What a [`LayerTable`] adds up: a cost per layer that sums over the layers of a network.
+pub trait LayerCost: Copy + Default + PartialEq + AddAssign + Debug + Send + Sync {}
+
+impl LayerCost for Counts {}
+impl LayerCost for f64 {}
+
+/// Any additive per-layer cost of a space, precomputed; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct LayerTable<T> {
+    space: SearchSpace,
+    input: Shape,
+    constant: T,
+    dense: Vec<DenseGroup<T>>,
+    sparse: Vec<(Condition, T)>,
+    invalid: Vec<(Condition, SpaceError)>,
+}
+
 /// Counts of a space, precomputed; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct CountTable {
-    space: SearchSpace,
-    input: Shape,
+    table: LayerTable<Counts>,
     options: CountOptions,
-    constant: Counts,
-    dense: Vec<DenseGroup>,
-    sparse: Vec<(Condition, Counts)>,
-    invalid: Vec<(Condition, SpaceError)>,
 }
 
 #[derive(Debug, Clone)]
-struct DenseGroup {
+struct DenseGroup<T> {
     /// (position, stride) of each label of the group.
     labels: Vec<(usize, usize)>,
-    table: Vec<Counts>,
+    table: Vec<T>,
 }
 
-struct Walker<'a> {
+/// The cost of one layer, given the shapes that reach it and leave it.
+type CostFn<'a, T> = dyn FnMut(&Layer, Shape, Shape) -> Result<T, ProfileError> + 'a;
+
+struct Walker<'a, T> {
     space: &'a SearchSpace,
-    options: CountOptions,
+    cost: &'a mut CostFn<'a, T>,
     full: Vec<u64>,
-    terms: HashMap<Condition, Counts>,
+    terms: HashMap<Condition, T>,
     invalid: Vec<(Condition, SpaceError)>,
 }
 
-impl Walker<'_> {
+impl<T: LayerCost> Walker<'_, T> {
     fn position(&self, label: &str) -> usize {
         self.space
             .position(label)
@@ -115,9 +132,9 @@ impl Walker<'_> {
         for branch in branches {
             match layer.output_shape(branch.shape) {
                 Ok(shape) => {
-                    let counts = layer_counts(layer, branch.shape, shape, self.options)?;
-                    if !counts.is_zero() {
-                        *self.terms.entry(branch.condition.clone()).or_default() += counts;
+                    let cost = (self.cost)(layer, branch.shape, shape)?;
+                    if cost != T::default() {
+                        *self.terms.entry(branch.condition.clone()).or_default() += cost;
                     }
                     out.push(Branch {
                         condition: branch.condition,
@@ -373,12 +390,13 @@ fn satisfied(condition: &Condition, indices: &[usize]) -> bool {
         .all(|&(p, mask)| mask >> indices[p] & 1 == 1)
 }
 
-impl CountTable {
-    /// Walks the declaration of `space` once for `input` and folds every layer into tables.
+impl<T: LayerCost> LayerTable<T> {
+    /// Walks the declaration of `space` once for `input` and folds the `cost` of every layer
+    /// into tables. `cost` sees each distinct (layer, input shape) of the space at least once.
     pub fn new(
         space: &ModelSpace,
         input: Shape,
-        options: CountOptions,
+        cost: &mut CostFn<'_, T>,
     ) -> Result<Self, ProfileError> {
         let search_space = space.search_space().clone();
         let mut full = Vec::with_capacity(search_space.len());
@@ -398,7 +416,7 @@ impl CountTable {
         }
         let mut walker = Walker {
             space: &search_space,
-            options,
+            cost,
             full,
             terms: HashMap::new(),
             invalid: Vec::new(),
@@ -412,8 +430,8 @@ impl CountTable {
         )?;
         let Walker { terms, invalid, .. } = walker;
 
-        let mut constant = Counts::default();
-        let mut groups: HashMap<Vec<usize>, Vec<(Condition, Counts)>> = HashMap::new();
+        let mut constant = T::default();
+        let mut groups: HashMap<Vec<usize>, Vec<(Condition, T)>> = HashMap::new();
         for (condition, counts) in terms {
             if condition.is_empty() {
                 constant += counts;
@@ -440,10 +458,9 @@ impl CountTable {
                 _ => sparse.extend(terms),
             }
         }
-        Ok(CountTable {
+        Ok(LayerTable {
             space: search_space,
             input,
-            options,
             constant,
             dense,
             sparse,
@@ -461,18 +478,13 @@ impl CountTable {
         self.input
     }
 
-    /// The counting options the table was built with.
-    pub fn options(&self) -> CountOptions {
-        self.options
-    }
-
     /// Number of dense lookup tables a query reads.
     pub fn n_tables(&self) -> usize {
         self.dense.len()
     }
 
-    /// Counts for validated choice indices (declaration order).
-    pub fn counts_indices(&self, indices: &[usize]) -> Result<Counts, ProfileError> {
+    /// The cost for validated choice indices (declaration order).
+    pub fn cost_indices(&self, indices: &[usize]) -> Result<T, ProfileError> {
         if let Some((_, error)) = self
             .invalid
             .iter()
@@ -498,18 +510,53 @@ impl CountTable {
     }
 }
 
-impl DenseGroup {
-    fn new(
-        positions: &[usize],
-        sizes: &[usize],
-        size: usize,
-        terms: &[(Condition, Counts)],
-    ) -> Self {
+impl CountTable {
+    /// Walks the declaration of `space` once for `input` and folds every layer into tables.
+    pub fn new(
+        space: &ModelSpace,
+        input: Shape,
+        options: CountOptions,
+    ) -> Result<Self, ProfileError> {
+        let mut cost = |layer: &Layer, input: Shape, output: Shape| {
+            layer_counts(layer, input, output, options)
+        };
+        let table = LayerTable::new(space, input, &mut cost)?;
+        Ok(Self { table, options })
+    }
+
+    /// The search space the table answers for.
+    pub fn search_space(&self) -> &SearchSpace {
+        self.table.search_space()
+    }
+
+    /// The input shape the table was built for.
+    pub fn input(&self) -> Shape {
+        self.table.input()
+    }
+
+    /// The counting options the table was built with.
+    pub fn options(&self) -> CountOptions {
+        self.options
+    }
+
+    /// Number of dense lookup tables a query reads.
+    pub fn n_tables(&self) -> usize {
+        self.table.n_tables()
+    }
+
+    /// Counts for validated choice indices (declaration order).
+    pub fn counts_indices(&self, indices: &[usize]) -> Result<Counts, ProfileError> {
+        self.table.cost_indices(indices)
+    }
+}
+
+impl<T: LayerCost> DenseGroup<T> {
+    fn new(positions: &[usize], sizes: &[usize], size: usize, terms: &[(Condition, T)]) -> Self {
         let mut strides = vec![1; positions.len()];
         for k in (0..positions.len().saturating_sub(1)).rev() {
             strides[k] = strides[k + 1] * sizes[k + 1];
         }
-        let mut table = vec![Counts::default(); size];
+        let mut table = vec![T::default(); size];
         let mut digits = vec![0; positions.len()];
         for (index, entry) in table.iter_mut().enumerate() {
             let mut rest = index;

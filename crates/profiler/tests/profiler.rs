@@ -178,3 +178,197 @@ fn profiler_reports_inputs_too_small_for_the_network() {
         .unwrap_err();
     assert!(error.to_string().contains("avg_pool2d"), "{error}");
 }
+
+mod latency {
+    use std::time::Duration;
+
+    use burn::tensor::Device;
+    use hwnas_profiler::{
+        LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, ProfileError, Profiler,
+    };
+    use hwnas_space::{ModelSpace, Sample, hub};
+    use rand::SeedableRng;
+    use rand::rngs::Xoshiro256PlusPlus;
+
+    /// Quick timing: these tests check behaviour, not figures.
+    fn quick() -> LatencyConfig {
+        LatencyConfig {
+            warmup: 1,
+            min_runs: 3,
+            max_runs: 5,
+            budget: Duration::ZERO,
+            ..Default::default()
+        }
+    }
+
+    fn build(space: &ModelSpace) -> LatencyPredictor {
+        let config = PredictorConfig {
+            layer_timing: quick(),
+            model_timing: quick(),
+            fit_samples: 3,
+            ..PredictorConfig::default()
+        };
+        LatencyPredictor::build(space, &Device::flex(), &config, &mut |_, _| {}).unwrap()
+    }
+
+    /// The deepest, widest and the shallowest, narrowest sample of `mobile-micro`.
+    fn extremes(space: &ModelSpace) -> (Sample, Sample) {
+        let search_space = space.search_space();
+        let pick = |last: bool| {
+            let indices: Vec<usize> = search_space
+                .choices()
+                .iter()
+                .map(|c| if last { c.len() - 1 } else { 0 })
+                .collect();
+            search_space.sample_at(&indices)
+        };
+        (pick(true), pick(false))
+    }
+
+    #[test]
+    fn predictor_table_round_trips() {
+        let space = hub::space("mobile-micro").unwrap();
+        let predictor = build(&space);
+        assert!(!predictor.file().layers.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table.json");
+        predictor.save(&path).unwrap();
+        let loaded = LatencyPredictor::load(&path, &space).unwrap();
+        assert!(
+            loaded.file() == predictor.file(),
+            "the table changed in its round trip"
+        );
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        for _ in 0..50 {
+            let sample = space.search_space().random_sample(&mut rng).unwrap();
+            let predicted = predictor.profile(&sample).unwrap();
+            assert!(predicted.is_finite());
+            assert_eq!(loaded.predict(&sample).unwrap(), predicted);
+        }
+        loaded.check_device(&Device::flex()).unwrap();
+        let (big, small) = extremes(&space);
+        assert!(predictor.predict(&big).unwrap() > predictor.predict(&small).unwrap());
+    }
+
+    #[test]
+    fn predictor_refuses_tables_of_another_space_input_version_or_device() {
+        let space = hub::space("mobile-micro").unwrap();
+        let predictor = build(&space);
+        let file = predictor.file().clone();
+        let check = |result: Result<LatencyPredictor, ProfileError>, expected: &str| {
+            let error = result.map(|_| ()).expect_err("refused").to_string();
+            assert!(error.contains(expected), "{error}");
+        };
+        check(
+            LatencyPredictor::from_file(&hub::space("nasbench201").unwrap(), file.clone()),
+            "built for space `mobile-micro`",
+        );
+        let wider = space
+            .clone()
+            .with_input(hwnas_space::Shape::image(1, 28, 28));
+        check(
+            LatencyPredictor::from_file(&wider, file.clone()),
+            "built for input",
+        );
+        check(
+            LatencyPredictor::from_file(
+                &space,
+                hwnas_profiler::LatencyTableFile {
+                    version: 99,
+                    ..file.clone()
+                },
+            ),
+            "version 99",
+        );
+        let mut elsewhere = file.clone();
+        elsewhere.device.cpu = "another CPU".into();
+        let elsewhere = LatencyPredictor::from_file(&space, elsewhere).unwrap();
+        let error = elsewhere
+            .check_device(&Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("another CPU") && error.contains("hwnas latency build"),
+            "{error}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.json");
+        std::fs::write(&path, "{\"version\": 1").unwrap();
+        check(LatencyPredictor::load(&path, &space), "not a latency table");
+    }
+
+    #[test]
+    fn measured_latency_grows_from_the_smallest_to_the_largest_network() {
+        let space = hub::space("mobile-micro").unwrap();
+        let (big, small) = extremes(&space);
+        let config = LatencyConfig {
+            batch: 8,
+            ..LatencyConfig::default()
+        };
+        let profiler = LatencyProfiler::new(space, Device::flex(), config).unwrap();
+        let (big, small) = (
+            profiler.measure(&big).unwrap(),
+            profiler.measure(&small).unwrap(),
+        );
+        assert!(big.min_ms > small.min_ms, "{big:?} vs {small:?}");
+        assert_eq!(big.input, [8, 1, 8, 8]);
+        assert!(big.runs >= 10 && big.p90_ms >= big.median_ms && big.median_ms >= big.min_ms);
+    }
+}
+
+/// Latency on wgpu: a GPU, or the Vulkan software driver (`mesa-vulkan-drivers`) without one.
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use std::time::Duration;
+
+    use burn::module::Module;
+    use burn::tensor::{Device, DeviceKind, Distribution, Tensor, Tolerance};
+    use hwnas_profiler::{LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig};
+    use hwnas_space::hub;
+
+    fn wgpu() -> Device {
+        Device::wgpu(DeviceKind::DefaultDevice)
+    }
+
+    #[test]
+    fn wgpu_runs_the_same_network_as_flex_and_times_it() {
+        let space = hub::space("mobile-micro").unwrap();
+        let sample = space.search_space().default_sample().unwrap();
+        let (flex, gpu) = (Device::flex(), wgpu());
+        flex.seed(1);
+        let on_flex = space.freeze(&sample, &flex).unwrap();
+        let input = Tensor::<4>::random([2, 1, 8, 8], Distribution::Normal(0.0, 1.0), &flex);
+        let on_gpu = on_flex.clone().to_device(&gpu);
+        let expected = on_flex.forward_logits(input.clone()).unwrap().into_data();
+        let actual = on_gpu
+            .forward_logits(input.to_device(&gpu))
+            .unwrap()
+            .into_data();
+        actual.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-3));
+
+        let quick = LatencyConfig {
+            warmup: 2,
+            min_runs: 3,
+            max_runs: 5,
+            budget: Duration::ZERO,
+            ..Default::default()
+        };
+        let latency = LatencyProfiler::new(space.clone(), gpu.clone(), quick.clone()).unwrap();
+        let measured = latency.measure(&sample).unwrap();
+        assert!(
+            measured.median_ms > 0.0 && measured.device.contains("Wgpu"),
+            "{measured:?}"
+        );
+
+        let config = PredictorConfig {
+            layer_timing: quick.clone(),
+            model_timing: quick,
+            fit_samples: 2,
+            ..Default::default()
+        };
+        let predictor = LatencyPredictor::build(&space, &gpu, &config, &mut |_, _| {}).unwrap();
+        assert!(predictor.predict(&sample).unwrap().is_finite());
+        predictor.check_device(&gpu).unwrap();
+        assert!(predictor.check_device(&flex).is_err());
+    }
+}

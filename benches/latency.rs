@@ -1,0 +1,131 @@
+//! Latency on every built backend and the predictor's query speed.
+//!
+//! `forward` times one forward pass (with a device sync) of the same frozen ProxylessNAS samples
+//! at 1x3x64x64 on each backend compiled in: flex always, ndarray, wgpu and cuda with their
+//! features (`cargo bench -p hwnas-benches --features wgpu --bench latency`). `predict` times a
+//! latency-predictor query, which must stay under a microsecond.
+
+use std::time::Duration;
+
+use burn::tensor::{Device, Distribution, Tensor};
+use divan::{Bencher, black_box};
+use hwnas_profiler::{LatencyConfig, LatencyPredictor, PredictorConfig};
+use hwnas_space::{ModelSpace, Sample, Shape, hub};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+
+fn main() {
+    divan::main();
+}
+
+fn proxylessnas_64() -> ModelSpace {
+    hub::space("proxylessnas")
+        .unwrap()
+        .with_input(Shape::image(3, 64, 64))
+}
+
+/// The smallest, the default and the largest sample (first, first valid, last choice of each).
+fn samples(space: &ModelSpace) -> Vec<(&'static str, Sample)> {
+    let search_space = space.search_space();
+    let at = |last: bool| {
+        let indices: Vec<usize> = search_space
+            .choices()
+            .iter()
+            .map(|c| if last { c.len() - 1 } else { 0 })
+            .collect();
+        search_space.sample_at(&indices)
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    vec![
+        ("first", at(false)),
+        ("random", search_space.random_sample(&mut rng).unwrap()),
+        ("last", at(true)),
+    ]
+}
+
+const SAMPLES: [&str; 3] = ["first", "random", "last"];
+
+/// One forward pass and a sync, after warm-up (wgpu compiles and autotunes on first use).
+fn forward(bencher: Bencher, device: Device, which: &str) {
+    let space = proxylessnas_64();
+    let sample = samples(&space)
+        .into_iter()
+        .find(|(n, _)| *n == which)
+        .unwrap()
+        .1;
+    let network = space.freeze(&sample, &device).unwrap();
+    let input = Tensor::<4>::random([1, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+    for _ in 0..5 {
+        let _ = network.forward(input.clone());
+        device.sync().unwrap();
+    }
+    bencher.bench_local(|| {
+        let _ = black_box(network.forward(input.clone()));
+        device.sync().unwrap();
+    });
+}
+
+/// The pure-Rust CPU backend.
+#[divan::bench(args = SAMPLES, sample_count = 30)]
+fn forward_flex(bencher: Bencher, which: &str) {
+    forward(bencher, Device::flex(), which);
+}
+
+/// burn's ndarray backend (deprecated upstream, still the CPU baseline many users know).
+#[cfg(feature = "ndarray")]
+#[divan::bench(args = SAMPLES, sample_count = 30)]
+fn forward_ndarray(bencher: Bencher, which: &str) {
+    #[allow(deprecated)]
+    forward(bencher, Device::ndarray(), which);
+}
+
+/// wgpu on the default adapter (a GPU, or the Vulkan software driver).
+#[cfg(feature = "wgpu")]
+#[divan::bench(args = SAMPLES, sample_count = 30)]
+fn forward_wgpu(bencher: Bencher, which: &str) {
+    forward(
+        bencher,
+        Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        which,
+    );
+}
+
+/// CUDA device 0.
+#[cfg(feature = "cuda")]
+#[divan::bench(args = SAMPLES, sample_count = 30)]
+fn forward_cuda(bencher: Bencher, which: &str) {
+    forward(bencher, Device::cuda(0), which);
+}
+
+/// Predictor query on a labelled sample, validation included.
+#[divan::bench(args = ["proxylessnas", "mobile-micro"])]
+fn predict(bencher: Bencher, name: &str) {
+    let space = match name {
+        "proxylessnas" => proxylessnas_64(),
+        _ => hub::space(name).unwrap(),
+    };
+    let quick = LatencyConfig {
+        warmup: 1,
+        min_runs: 1,
+        max_runs: 1,
+        budget: Duration::ZERO,
+        ..LatencyConfig::default()
+    };
+    let config = PredictorConfig {
+        layer_timing: quick.clone(),
+        model_timing: quick,
+        fit_samples: 2,
+        ..PredictorConfig::default()
+    };
+    let predictor =
+        LatencyPredictor::build(&space, &Device::flex(), &config, &mut |_, _| {}).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let samples: Vec<Sample> = (0..1024)
+        .map(|_| space.search_space().random_sample(&mut rng).unwrap())
+        .collect();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % samples.len();
+        predictor.predict(black_box(&samples[i])).unwrap()
+    });
+}

@@ -1,0 +1,304 @@
+//! `hwnas latency measure|build|predict|evaluate`: latency on real devices and its predictor.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use hwnas_profiler::rank::PredictionAccuracy;
+use hwnas_profiler::{LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig};
+use hwnas_space::{ModelSpace, Shape, hub};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::commands::load;
+use crate::{device, samples};
+
+#[derive(Subcommand)]
+pub enum LatencyCommand {
+    /// Measure the latency of samples on a device.
+    Measure(MeasureArgs),
+    /// Measure every distinct layer of a space on a device and write a predictor table.
+    Build(BuildArgs),
+    /// Predict the latency of samples from a table.
+    Predict(PredictArgs),
+    /// Measure random samples end to end and compare them with a table's predictions.
+    Evaluate(EvaluateArgs),
+}
+
+pub fn run(command: &LatencyCommand) -> anyhow::Result<()> {
+    match command {
+        LatencyCommand::Measure(args) => measure(args),
+        LatencyCommand::Build(args) => build(args),
+        LatencyCommand::Predict(args) => predict(args),
+        LatencyCommand::Evaluate(args) => evaluate(args),
+    }
+}
+
+/// The space at `input` (batch first), and the batch.
+fn space_at(
+    name: &str,
+    input: Option<&str>,
+    batch: Option<usize>,
+) -> anyhow::Result<(ModelSpace, usize)> {
+    let (space, input_batch) = load(name, input)?;
+    let batch = batch.unwrap_or(input_batch);
+    anyhow::ensure!(batch >= 1, "--batch must be at least 1");
+    Ok((space, batch))
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}  eta {{eta}}"))
+            .expect("the template is valid"),
+    );
+    bar
+}
+
+#[derive(Args)]
+pub struct MeasureArgs {
+    /// Hub space name.
+    name: String,
+    /// File of samples (JSON lines), or `-` for standard input.
+    #[arg(long)]
+    sample: PathBuf,
+    /// Device: flex, ndarray, wgpu or cuda (each needs its cargo feature).
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Examples per forward pass (overrides the batch of `--input`).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Input shape, batch first: `1,3,64,64`.
+    #[arg(long)]
+    input: Option<String>,
+    /// Timing budget per sample, milliseconds (at least 10 timed passes).
+    #[arg(long, default_value_t = 200)]
+    budget_ms: u64,
+    /// One JSON object per sample per line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
+    let (space, batch) = space_at(&args.name, args.input.as_deref(), args.batch)?;
+    let device = device::parse(&args.device)?;
+    let samples = samples::read(&args.sample)?;
+    let config = LatencyConfig {
+        batch,
+        budget: Duration::from_millis(args.budget_ms),
+        ..LatencyConfig::default()
+    };
+    let profiler = LatencyProfiler::new(space, device, config)?;
+    let mut out = std::io::stdout().lock();
+    for (i, sample) in samples.iter().enumerate() {
+        let latency = profiler
+            .measure(sample)
+            .with_context(|| format!("sample #{}", i + 1))?;
+        if args.json {
+            let line = json!({
+                "sample": sample, "median_ms": latency.median_ms, "mean_ms": latency.mean_ms,
+                "min_ms": latency.min_ms, "p90_ms": latency.p90_ms, "cv": latency.cv,
+                "runs": latency.runs, "batch": batch, "input": latency.input,
+                "device": args.device, "burn_device": latency.device,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "median {:>9.4} ms  p90 {:>9.4} ms  min {:>9.4} ms  cv {:>5.3}  runs {:>4}  {} {:?}",
+                latency.median_ms,
+                latency.p90_ms,
+                latency.min_ms,
+                latency.cv,
+                latency.runs,
+                args.device,
+                latency.input
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// Hub space name.
+    name: String,
+    /// Device: flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Where to write the table (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Input shape, batch first: `1,3,64,64`.
+    #[arg(long)]
+    input: Option<String>,
+    /// Whole networks measured to fit the correction.
+    #[arg(long, default_value_t = 30)]
+    fit_samples: usize,
+    /// Seed of those networks.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Timing budget per layer, milliseconds (at least 15 timed passes).
+    #[arg(long, default_value_t = 40)]
+    layer_budget_ms: u64,
+}
+
+fn build(args: &BuildArgs) -> anyhow::Result<()> {
+    let (space, batch) = space_at(&args.name, args.input.as_deref(), None)?;
+    let device = device::parse(&args.device)?;
+    let defaults = PredictorConfig::default();
+    let config = PredictorConfig {
+        batch,
+        fit_samples: args.fit_samples,
+        seed: args.seed,
+        layer_timing: LatencyConfig {
+            budget: Duration::from_millis(args.layer_budget_ms),
+            ..defaults.layer_timing.clone()
+        },
+        ..defaults
+    };
+    let bar = bar(0, "layers");
+    let predictor = LatencyPredictor::build(&space, &device, &config, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    let predictor = predictor?;
+    predictor.save(&args.out)?;
+    let file = predictor.file();
+    println!(
+        "{} distinct layers of `{}` at {:?} measured on {} in {:.1} s; correction {:.4} x sum + {:.4} ms x layers + {:.4} ms",
+        file.layers.len(),
+        file.space,
+        file.input,
+        file.device,
+        file.build_seconds,
+        file.slope,
+        file.per_layer_ms,
+        file.intercept
+    );
+    if let Some(fit) = &file.fit {
+        println!("on the {} fitting networks: {}", fit.n, summary(fit));
+    }
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn summary(accuracy: &PredictionAccuracy) -> String {
+    format!(
+        "RMSE {:.4} ms, MAPE {:.2} %, within 5 % {:.1} %, within 10 % {:.1} %, Kendall tau {:.3}, Spearman rho {:.3}",
+        accuracy.rmse_ms,
+        accuracy.mape_percent,
+        100.0 * accuracy.within_5_percent,
+        100.0 * accuracy.within_10_percent,
+        accuracy.kendall_tau,
+        accuracy.spearman_rho
+    )
+}
+
+/// The predictor of a table file, for the hub space and input it names.
+pub fn load_table(path: &std::path::Path) -> anyhow::Result<(LatencyPredictor, ModelSpace)> {
+    let file = LatencyPredictor::read_file(path)?;
+    let space = hub::space(&file.space)?;
+    let space = match file.input[..] {
+        [_, c, h, w] => space.with_input(Shape::image(c, h, w)),
+        _ => anyhow::bail!(
+            "latency table {}: input {:?} is not batch x image",
+            path.display(),
+            file.input
+        ),
+    };
+    let predictor = LatencyPredictor::from_file(&space, file)?;
+    Ok((predictor, space))
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// A table written by `hwnas latency build`.
+    #[arg(long)]
+    table: PathBuf,
+    /// File of samples (JSON lines), or `-` for standard input.
+    #[arg(long)]
+    sample: PathBuf,
+    /// One JSON object per sample per line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let (predictor, _) = load_table(&args.table)?;
+    let samples = samples::read(&args.sample)?;
+    let mut out = std::io::stdout().lock();
+    for (i, sample) in samples.iter().enumerate() {
+        let ms = predictor
+            .predict(sample)
+            .with_context(|| format!("sample #{}", i + 1))?;
+        if args.json {
+            writeln!(
+                out,
+                "{}",
+                json!({"sample": sample, "latency_ms": ms, "device": predictor.file().device.device})
+            )?;
+        } else {
+            writeln!(out, "latency {ms:>9.4} ms")?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// A table written by `hwnas latency build`.
+    #[arg(long)]
+    table: PathBuf,
+    /// Held-out random samples measured end to end.
+    #[arg(long, default_value_t = 100)]
+    samples: usize,
+    /// Seed of the samples (use another than the build's).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Device the table was built on.
+    #[arg(long, default_value = "flex")]
+    device: String,
+}
+
+fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    let (predictor, space) = load_table(&args.table)?;
+    let device = device::parse(&args.device)?;
+    predictor.check_device(&device)?;
+    let bar = bar(args.samples, "samples");
+    let result = predictor.evaluate(
+        &space,
+        &device,
+        args.samples,
+        args.seed,
+        &LatencyConfig::default(),
+        &mut |done, _| bar.set_position(done as u64),
+    );
+    bar.finish_and_clear();
+    let (accuracy, _) = result?;
+    let file = predictor.file();
+    println!(
+        "`{}` at {:?} on {}: {} held-out samples",
+        file.space, file.input, file.device, accuracy.n
+    );
+    println!("| metric | value |\n| --- | --- |");
+    println!("| RMSE | {:.4} ms |", accuracy.rmse_ms);
+    println!(
+        "| mean absolute percentage error | {:.2} % |",
+        accuracy.mape_percent
+    );
+    println!(
+        "| within +-5 % | {:.1} % |",
+        100.0 * accuracy.within_5_percent
+    );
+    println!(
+        "| within +-10 % | {:.1} % |",
+        100.0 * accuracy.within_10_percent
+    );
+    println!("| Kendall tau | {:.3} |", accuracy.kendall_tau);
+    println!("| Spearman rho | {:.3} |", accuracy.spearman_rho);
+    Ok(())
+}

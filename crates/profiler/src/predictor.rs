@@ -1,0 +1,433 @@
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use hwnas_space::module::Network;
+use hwnas_space::{Architecture, Block, Layer, ModelSpace, Sample, Shape};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use crate::fingerprint::DeviceFingerprint;
+use crate::latency::{LatencyConfig, LatencyProfiler, time_forward};
+use crate::rank::{PredictionAccuracy, fit_line, fit_plane};
+use crate::table::LayerTable;
+use crate::{ProfileError, Profiler};
+
+/// Version of the table file format; a file of another version is refused.
+pub const TABLE_VERSION: u32 = 1;
+
+/// Settings of [`LatencyPredictor::build`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictorConfig {
+    /// Examples per forward pass.
+    pub batch: usize,
+    /// How each distinct layer is timed.
+    pub layer_timing: LatencyConfig,
+    /// How each whole network of the correction fit is timed.
+    pub model_timing: LatencyConfig,
+    /// Random samples measured end to end to fit the correction.
+    pub fit_samples: usize,
+    /// Seed of those samples.
+    pub seed: u64,
+}
+
+impl Default for PredictorConfig {
+    fn default() -> Self {
+        Self {
+            batch: 1,
+            layer_timing: LatencyConfig {
+                warmup: 2,
+                min_runs: 15,
+                max_runs: 400,
+                budget: Duration::from_millis(40),
+                ..LatencyConfig::default()
+            },
+            model_timing: LatencyConfig::default(),
+            fit_samples: 30,
+            seed: 0,
+        }
+    }
+}
+
+/// One measured layer: its declaration, the shape that reaches it, its median latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerLatency {
+    /// The layer.
+    pub layer: Layer,
+    /// Its input shape (one example).
+    pub input: Shape,
+    /// Median latency, ms.
+    pub ms: f64,
+}
+
+/// One held-out sample of [`LatencyPredictor::evaluate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluated {
+    /// The sample.
+    pub sample: Sample,
+    /// Its predicted latency, ms.
+    pub predicted_ms: f64,
+    /// Its measured median latency, ms.
+    pub measured_ms: f64,
+}
+
+/// The file form of a latency predictor (`hwnas latency build --out TABLE.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyTableFile {
+    /// [`TABLE_VERSION`].
+    pub version: u32,
+    /// The hub name of the space.
+    pub space: String,
+    /// Hash of the space's labels, choices and constraints.
+    pub space_hash: u64,
+    /// Input shape, batch first.
+    pub input: Vec<usize>,
+    /// Where the latencies were measured.
+    pub device: DeviceFingerprint,
+    /// Every distinct layer of the space, the timing overhead taken out.
+    pub layers: Vec<LayerLatency>,
+    /// What timing an empty network cost (call and sync), ms.
+    pub overhead_ms: f64,
+    /// `predicted = slope * sum_of_layers + per_layer_ms * layers + intercept`, fitted on whole
+    /// networks (`layers`: how many layers the sample runs; it carries the per-operation cost
+    /// that a layer timed alone does not show).
+    pub slope: f64,
+    /// See `slope`; ms per layer.
+    pub per_layer_ms: f64,
+    /// See `slope`; ms.
+    pub intercept: f64,
+    /// Accuracy on the networks the correction was fitted on.
+    pub fit: Option<PredictionAccuracy>,
+    /// Seconds the build took.
+    pub build_seconds: f64,
+}
+
+/// Latency of any sample of a space on one device, predicted from per-layer measurements.
+///
+/// Building measures every distinct (layer, input shape) of the space once, folds the medians into
+/// the same lookup tables the FLOPs profiler uses, and fits `slope * sum + intercept` to a few
+/// whole networks measured end to end (per-call overhead, memory traffic). A query validates the
+/// sample and adds a few table entries.
+#[derive(Debug, Clone)]
+pub struct LatencyPredictor {
+    file: LatencyTableFile,
+    table: LayerTable<f64>,
+    /// How many layers each sample runs.
+    layers: LayerTable<f64>,
+}
+
+/// The correction `(slope, per_layer_ms, intercept)`: a plane through (sum, layers) when it is
+/// physical (both slopes non-negative), else a line through the sums, else a proportion.
+fn fit(sums: &[f64], counts: &[f64], times: &[f64]) -> (f64, f64, f64) {
+    if let Some((slope, per_layer, intercept)) = fit_plane(sums, counts, times)
+        && slope > 0.0
+        && per_layer >= 0.0
+    {
+        return (slope, per_layer, intercept);
+    }
+    let (slope, intercept) = fit_line(sums, times);
+    if slope > 0.0 {
+        return (slope, 0.0, intercept);
+    }
+    // Too few or too noisy networks: a larger sum never means a faster network.
+    let (total_sum, total_time) = (sums.iter().sum::<f64>(), times.iter().sum::<f64>());
+    (
+        if total_sum > 0.0 {
+            total_time / total_sum
+        } else {
+            1.0
+        },
+        0.0,
+        0.0,
+    )
+}
+
+/// The key of a distinct layer: its JSON and its input shape.
+fn layer_key(layer: &Layer, input: Shape) -> String {
+    format!(
+        "{}@{input:?}",
+        serde_json::to_string(layer).expect("a layer always serializes")
+    )
+}
+
+/// The identity of a space for a table: name, labels, choices, constraints.
+pub fn space_hash(space: &ModelSpace) -> u64 {
+    let json = serde_json::to_string(space.search_space()).expect("a space always serializes");
+    xxhash_rust::xxh3::xxh3_64(format!("{}\n{json}", space.name()).as_bytes())
+}
+
+/// A one-layer network for `layer` at `input`; layers on flat vectors read a `c x 1 x 1` image
+/// through a flatten, since networks take images.
+fn single_layer(layer: &Layer, input: Shape) -> Architecture {
+    match input {
+        Shape::Flat(features) => Architecture {
+            input: Shape::image(features, 1, 1),
+            root: Block::Sequential(vec![
+                Block::Layer(Layer::Flatten),
+                Block::Layer(layer.clone()),
+            ]),
+        },
+        image => Architecture {
+            input: image,
+            root: Block::Layer(layer.clone()),
+        },
+    }
+}
+
+/// Median forward time of a small network, ms.
+fn median_time(
+    architecture: &Architecture,
+    device: &Device,
+    config: &PredictorConfig,
+) -> Result<f64, ProfileError> {
+    device.seed(config.seed);
+    let network = Network::init(architecture, device)?;
+    let dims = architecture.input.with_batch(config.batch);
+    let mut times = time_forward(&network, &dims, device, &config.layer_timing)?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+impl LatencyPredictor {
+    /// Measures `space` on `device`; `progress(done, total)` follows the layer measurements.
+    pub fn build(
+        space: &ModelSpace,
+        device: &Device,
+        config: &PredictorConfig,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Self, ProfileError> {
+        let began = Instant::now();
+        let input = space.input();
+        let mut distinct: Vec<(Layer, Shape)> = Vec::new();
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        let mut record = |layer: &Layer, input: Shape, _: Shape| {
+            if seen.insert(layer_key(layer, input), ()).is_none() {
+                distinct.push((layer.clone(), input));
+            }
+            Ok(0.0)
+        };
+        LayerTable::new(space, input, &mut record)?;
+
+        // What timing an empty network costs (the call and the sync): every single-layer
+        // measurement pays it once, a whole network pays it once in all.
+        let overhead_ms = median_time(&single_layer(&Layer::Identity, input), device, config)?;
+        let mut layers = Vec::with_capacity(distinct.len());
+        for (k, (layer, shape)) in distinct.iter().enumerate() {
+            progress(k, distinct.len());
+            let ms = median_time(&single_layer(layer, *shape), device, config)?;
+            layers.push(LayerLatency {
+                layer: layer.clone(),
+                input: *shape,
+                ms: (ms - overhead_ms).max(0.0),
+            });
+        }
+        progress(distinct.len(), distinct.len());
+
+        let mut file = LatencyTableFile {
+            version: TABLE_VERSION,
+            space: space.name().to_string(),
+            space_hash: space_hash(space),
+            input: input.with_batch(config.batch),
+            device: DeviceFingerprint::of(device),
+            layers,
+            overhead_ms,
+            slope: 1.0,
+            per_layer_ms: 0.0,
+            intercept: 0.0,
+            fit: None,
+            build_seconds: 0.0,
+        };
+        let mut predictor = Self::from_file(space, file.clone())?;
+        let measured = LatencyProfiler::new(
+            space.clone(),
+            device.clone(),
+            LatencyConfig {
+                batch: config.batch,
+                ..config.model_timing.clone()
+            },
+        )?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
+        let (mut sums, mut counts, mut times) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..config.fit_samples {
+            let sample = space.search_space().random_sample(&mut rng)?;
+            let indices = space.search_space().indices(&sample)?;
+            sums.push(predictor.table.cost_indices(&indices)?);
+            counts.push(predictor.layers.cost_indices(&indices)?);
+            times.push(measured.measure(&sample)?.median_ms);
+        }
+        (file.slope, file.per_layer_ms, file.intercept) = fit(&sums, &counts, &times);
+        predictor = Self::from_file(space, file.clone())?;
+        if sums.len() >= 2 {
+            let predicted: Vec<f64> = sums
+                .iter()
+                .zip(&counts)
+                .map(|(s, n)| file.slope * s + file.per_layer_ms * n + file.intercept)
+                .collect();
+            file.fit = Some(PredictionAccuracy::new(&predicted, &times));
+        }
+        file.build_seconds = began.elapsed().as_secs_f64();
+        predictor.file = file;
+        Ok(predictor)
+    }
+
+    /// A predictor from its file form, checked against `space`.
+    pub fn from_file(space: &ModelSpace, file: LatencyTableFile) -> Result<Self, ProfileError> {
+        if file.version != TABLE_VERSION {
+            return Err(ProfileError::Table(format!(
+                "table format version {} (this build reads version {TABLE_VERSION})",
+                file.version
+            )));
+        }
+        if file.space != space.name() || file.space_hash != space_hash(space) {
+            return Err(ProfileError::Table(format!(
+                "the table was built for space `{}`, not for this `{}`",
+                file.space,
+                space.name()
+            )));
+        }
+        let batch = file.input.first().copied().unwrap_or(1);
+        if file.input != space.input().with_batch(batch) {
+            return Err(ProfileError::Table(format!(
+                "the table was built for input {:?}, the space takes {:?}",
+                file.input,
+                space.input().with_batch(batch)
+            )));
+        }
+        let latencies: HashMap<String, f64> = file
+            .layers
+            .iter()
+            .map(|l| (layer_key(&l.layer, l.input), l.ms))
+            .collect();
+        let mut lookup = |layer: &Layer, input: Shape, _: Shape| {
+            latencies
+                .get(&layer_key(layer, input))
+                .copied()
+                .ok_or_else(|| {
+                    ProfileError::Table(format!("no latency for layer {layer:?} at {input:?}"))
+                })
+        };
+        let table = LayerTable::new(space, space.input(), &mut lookup)?;
+        let layers = LayerTable::new(space, space.input(), &mut |_, _, _| Ok(1.0))?;
+        Ok(Self {
+            file,
+            table,
+            layers,
+        })
+    }
+
+    /// Reads a table file made for `space`.
+    pub fn load(path: &Path, space: &ModelSpace) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ProfileError::Table(format!("cannot read {}: {e}", path.display())))?;
+        let file: LatencyTableFile = serde_json::from_str(&text).map_err(|e| {
+            ProfileError::Table(format!("{} is not a latency table: {e}", path.display()))
+        })?;
+        Self::from_file(space, file)
+    }
+
+    /// Reads only the file form (to learn which space and device it is for).
+    pub fn read_file(path: &Path) -> Result<LatencyTableFile, ProfileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ProfileError::Table(format!("cannot read {}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| {
+            ProfileError::Table(format!("{} is not a latency table: {e}", path.display()))
+        })
+    }
+
+    /// Writes the table as pretty JSON.
+    pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
+        let text = serde_json::to_string_pretty(&self.file).expect("a table always serializes");
+        std::fs::write(path, text)
+            .map_err(|e| ProfileError::Table(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// The file form.
+    pub fn file(&self) -> &LatencyTableFile {
+        &self.file
+    }
+
+    /// Refuses a device other than the one the table was measured on.
+    pub fn check_device(&self, device: &Device) -> Result<(), ProfileError> {
+        let here = DeviceFingerprint::of(device);
+        if here != self.file.device {
+            return Err(ProfileError::Table(format!(
+                "the table was measured on {}, not on {here}: build one here with `hwnas latency build`",
+                self.file.device
+            )));
+        }
+        Ok(())
+    }
+
+    /// Predicted latency of validated choice indices, ms.
+    pub fn predict_indices(&self, indices: &[usize]) -> Result<f64, ProfileError> {
+        let sum = self.table.cost_indices(indices)?;
+        let layers = self.layers.cost_indices(indices)?;
+        Ok(self.file.slope * sum + self.file.per_layer_ms * layers + self.file.intercept)
+    }
+
+    /// Predicted latency of `sample`, ms.
+    pub fn predict(&self, sample: &Sample) -> Result<f64, ProfileError> {
+        let mut indices = [0usize; 64];
+        let n = self.table.search_space().len();
+        if n <= indices.len() {
+            self.table
+                .search_space()
+                .indices_into(sample, &mut indices[..n])?;
+            return self.predict_indices(&indices[..n]);
+        }
+        self.predict_indices(&self.table.search_space().indices(sample)?)
+    }
+
+    /// Measures `n` random samples (seeded) end to end on `device` and compares them with the
+    /// predictions.
+    pub fn evaluate(
+        &self,
+        space: &ModelSpace,
+        device: &Device,
+        n: usize,
+        seed: u64,
+        timing: &LatencyConfig,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(PredictionAccuracy, Vec<Evaluated>), ProfileError> {
+        if n < 2 {
+            return Err(ProfileError::Unsupported(
+                "evaluation needs at least 2 samples".into(),
+            ));
+        }
+        let batch = self.file.input.first().copied().unwrap_or(1);
+        let measured = LatencyProfiler::new(
+            space.clone(),
+            device.clone(),
+            LatencyConfig {
+                batch,
+                ..timing.clone()
+            },
+        )?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut rows = Vec::with_capacity(n);
+        for k in 0..n {
+            progress(k, n);
+            let sample = space.search_space().random_sample(&mut rng)?;
+            let predicted = self.predict(&sample)?;
+            let time = measured.measure(&sample)?.median_ms;
+            rows.push(Evaluated {
+                sample,
+                predicted_ms: predicted,
+                measured_ms: time,
+            });
+        }
+        progress(n, n);
+        let predicted: Vec<f64> = rows.iter().map(|r| r.predicted_ms).collect();
+        let times: Vec<f64> = rows.iter().map(|r| r.measured_ms).collect();
+        Ok((PredictionAccuracy::new(&predicted, &times), rows))
+    }
+}
+
+impl Profiler for LatencyPredictor {
+    /// The predicted latency in milliseconds.
+    fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
+        self.predict(sample)
+    }
+}

@@ -1,0 +1,214 @@
+//! How well predictions match measurements: error and rank agreement.
+
+use serde::{Deserialize, Serialize};
+
+/// Accuracy of predicted against measured values (milliseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionAccuracy {
+    /// Pairs compared.
+    pub n: usize,
+    /// Root mean squared error, ms.
+    pub rmse_ms: f64,
+    /// Mean absolute percentage error, percent.
+    pub mape_percent: f64,
+    /// Share of predictions within 5 % of the measurement.
+    pub within_5_percent: f64,
+    /// Share within 10 % (nn-Meter's headline metric).
+    pub within_10_percent: f64,
+    /// Kendall's tau-b between the two rankings.
+    pub kendall_tau: f64,
+    /// Spearman's rho between the two rankings.
+    pub spearman_rho: f64,
+}
+
+impl PredictionAccuracy {
+    /// Compares `predicted` with `measured` (same length, at least two pairs).
+    pub fn new(predicted: &[f64], measured: &[f64]) -> Self {
+        assert_eq!(
+            predicted.len(),
+            measured.len(),
+            "one prediction per measurement"
+        );
+        let n = predicted.len();
+        let relative: Vec<f64> = predicted
+            .iter()
+            .zip(measured)
+            .map(|(p, m)| ((p - m) / m).abs())
+            .collect();
+        let share = |limit: f64| relative.iter().filter(|&&r| r <= limit).count() as f64 / n as f64;
+        let squared: f64 = predicted
+            .iter()
+            .zip(measured)
+            .map(|(p, m)| (p - m).powi(2))
+            .sum();
+        Self {
+            n,
+            rmse_ms: (squared / n as f64).sqrt(),
+            mape_percent: 100.0 * relative.iter().sum::<f64>() / n as f64,
+            within_5_percent: share(0.05),
+            within_10_percent: share(0.10),
+            kendall_tau: kendall_tau(predicted, measured),
+            spearman_rho: spearman_rho(predicted, measured),
+        }
+    }
+}
+
+/// Kendall's tau-b (ties in either ranking accounted for); 0 when a ranking is constant.
+pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
+    let (mut concordant, mut discordant, mut ties_a, mut ties_b) = (0i64, 0i64, 0i64, 0i64);
+    for i in 0..a.len() {
+        for j in (i + 1)..a.len() {
+            let da = (a[i] - a[j]).signum() * f64::from(a[i] != a[j]);
+            let db = (b[i] - b[j]).signum() * f64::from(b[i] != b[j]);
+            match (da == 0.0, db == 0.0) {
+                (true, true) => {}
+                (true, false) => ties_a += 1,
+                (false, true) => ties_b += 1,
+                (false, false) if da == db => concordant += 1,
+                (false, false) => discordant += 1,
+            }
+        }
+    }
+    let n_a = (concordant + discordant + ties_a) as f64;
+    let n_b = (concordant + discordant + ties_b) as f64;
+    if n_a == 0.0 || n_b == 0.0 {
+        return 0.0;
+    }
+    (concordant - discordant) as f64 / (n_a * n_b).sqrt()
+}
+
+/// Spearman's rho: Pearson correlation of the ranks (ties get their mean rank).
+pub fn spearman_rho(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&ranks(a), &ranks(b))
+}
+
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&i, &j| values[i].total_cmp(&values[j]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start;
+        while end + 1 < order.len() && values[order[end + 1]] == values[order[start]] {
+            end += 1;
+        }
+        let mean_rank = (start + end) as f64 / 2.0 + 1.0;
+        for &i in &order[start..=end] {
+            ranks[i] = mean_rank;
+        }
+        start = end + 1;
+    }
+    ranks
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (mean_a, mean_b) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - mean_a) * (y - mean_b))
+        .sum();
+    let var_a: f64 = a.iter().map(|x| (x - mean_a).powi(2)).sum();
+    let var_b: f64 = b.iter().map(|y| (y - mean_b).powi(2)).sum();
+    if var_a == 0.0 || var_b == 0.0 {
+        0.0
+    } else {
+        cov / (var_a * var_b).sqrt()
+    }
+}
+
+/// Least-squares line `y = slope * x + intercept`; slope 1 and intercept 0 with fewer than two
+/// distinct `x`.
+pub(crate) fn fit_line(x: &[f64], y: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    if x.len() < 2 {
+        return (1.0, 0.0);
+    }
+    let (mean_x, mean_y) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let var_x: f64 = x.iter().map(|v| (v - mean_x).powi(2)).sum();
+    if var_x == 0.0 {
+        return (1.0, 0.0);
+    }
+    let cov: f64 = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a - mean_x) * (b - mean_y))
+        .sum();
+    let slope = cov / var_x;
+    (slope, mean_y - slope * mean_x)
+}
+
+/// Least-squares `y = a * x1 + b * x2 + c`, or `None` when the system is singular.
+pub(crate) fn fit_plane(x1: &[f64], x2: &[f64], y: &[f64]) -> Option<(f64, f64, f64)> {
+    if x1.len() < 3 {
+        return None;
+    }
+    // Normal equations on centred data: [s11 s12; s12 s22] [a b]' = [s1y s2y]'.
+    let n = x1.len() as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / n;
+    let (m1, m2, my) = (mean(x1), mean(x2), mean(y));
+    let dot = |u: &[f64], mu: f64, v: &[f64], mv: f64| -> f64 {
+        u.iter().zip(v).map(|(a, b)| (a - mu) * (b - mv)).sum()
+    };
+    let (s11, s12, s22) = (
+        dot(x1, m1, x1, m1),
+        dot(x1, m1, x2, m2),
+        dot(x2, m2, x2, m2),
+    );
+    let (s1y, s2y) = (dot(x1, m1, y, my), dot(x2, m2, y, my));
+    let determinant = s11 * s22 - s12 * s12;
+    if determinant.abs() <= 1e-12 * (s11 * s22).abs().max(f64::MIN_POSITIVE) {
+        return None;
+    }
+    let a = (s1y * s22 - s2y * s12) / determinant;
+    let b = (s2y * s11 - s1y * s12) / determinant;
+    Some((a, b, my - a * m1 - b * m2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_statistics_match_hand_computed_values() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(kendall_tau(&a, &a), 1.0);
+        assert_eq!(kendall_tau(&a, &[5.0, 4.0, 3.0, 2.0, 1.0]), -1.0);
+        // One swapped pair of ten: (9 - 1) / 10.
+        assert!((kendall_tau(&a, &[2.0, 1.0, 3.0, 4.0, 5.0]) - 0.8).abs() < 1e-12);
+        // d = (1, 1, 0, 0, 0): 1 - 6 * 2 / (5 * 24).
+        assert!((spearman_rho(&a, &[2.0, 1.0, 3.0, 4.0, 5.0]) - 0.9).abs() < 1e-12);
+        assert_eq!(ranks(&[3.0, 1.0, 3.0]), [2.5, 1.0, 2.5]);
+    }
+
+    #[test]
+    fn accuracy_counts_shares_within_bounds() {
+        let accuracy = PredictionAccuracy::new(&[1.04, 2.18, 2.75], &[1.0, 2.0, 3.0]);
+        assert_eq!(accuracy.n, 3);
+        assert!((accuracy.within_5_percent - 1.0 / 3.0).abs() < 1e-12);
+        assert!((accuracy.within_10_percent - 1.0).abs() < 1e-12);
+        assert_eq!(accuracy.kendall_tau, 1.0);
+    }
+
+    #[test]
+    fn fit_plane_recovers_a_plane() {
+        let x1 = [1.0, 2.0, 3.0, 4.0, 2.0];
+        let x2 = [1.0, 0.0, 5.0, 2.0, 7.0];
+        let y: Vec<f64> = x1
+            .iter()
+            .zip(&x2)
+            .map(|(a, b)| 2.0 * a + 0.5 * b + 3.0)
+            .collect();
+        let (a, b, c) = fit_plane(&x1, &x2, &y).unwrap();
+        assert!((a - 2.0).abs() < 1e-9 && (b - 0.5).abs() < 1e-9 && (c - 3.0).abs() < 1e-9);
+        assert_eq!(fit_plane(&x1, &x1, &y), None);
+    }
+
+    #[test]
+    fn fit_line_recovers_a_line() {
+        let (slope, intercept) = fit_line(&[1.0, 2.0, 3.0], &[3.0, 5.0, 7.0]);
+        assert!((slope - 2.0).abs() < 1e-12 && (intercept - 1.0).abs() < 1e-12);
+        assert_eq!(fit_line(&[1.0], &[9.0]), (1.0, 0.0));
+    }
+}
