@@ -98,7 +98,7 @@ fn forward_cuda(bencher: Bencher, which: &str) {
 }
 
 /// Predictor query on a labelled sample, validation included.
-#[divan::bench(args = ["proxylessnas", "mobile-micro"])]
+#[divan::bench(args = ["proxylessnas", "mobile-micro"], sample_count = 500, sample_size = 64)]
 fn predict(bencher: Bencher, name: &str) {
     let space = match name {
         "proxylessnas" => proxylessnas_64(),

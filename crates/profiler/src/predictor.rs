@@ -113,9 +113,9 @@ pub struct LatencyTableFile {
 #[derive(Debug, Clone)]
 pub struct LatencyPredictor {
     file: LatencyTableFile,
+    /// Per layer `slope * ms + per_layer_ms`: the whole correction but its intercept, folded in
+    /// so that a query reads one table.
     table: LayerTable<f64>,
-    /// How many layers each sample runs.
-    layers: LayerTable<f64>,
 }
 
 /// The correction `(slope, per_layer_ms, intercept)`: a plane through (sum, layers) when it is
@@ -239,7 +239,15 @@ impl LatencyPredictor {
             fit: None,
             build_seconds: 0.0,
         };
-        let mut predictor = Self::from_file(space, file.clone())?;
+        let latencies: HashMap<String, f64> = file
+            .layers
+            .iter()
+            .map(|l| (layer_key(&l.layer, l.input), l.ms))
+            .collect();
+        let sum_table = LayerTable::new(space, input, &mut |layer, shape, _| {
+            Ok(latencies[&layer_key(layer, shape)])
+        })?;
+        let count_table = LayerTable::new(space, input, &mut |_, _, _| Ok(1.0))?;
         let measured = LatencyProfiler::new(
             space.clone(),
             device.clone(),
@@ -253,12 +261,11 @@ impl LatencyPredictor {
         for _ in 0..config.fit_samples {
             let sample = space.search_space().random_sample(&mut rng)?;
             let indices = space.search_space().indices(&sample)?;
-            sums.push(predictor.table.cost_indices(&indices)?);
-            counts.push(predictor.layers.cost_indices(&indices)?);
+            sums.push(sum_table.cost_indices(&indices)?);
+            counts.push(count_table.cost_indices(&indices)?);
             times.push(measured.measure(&sample)?.median_ms);
         }
         (file.slope, file.per_layer_ms, file.intercept) = fit(&sums, &counts, &times);
-        predictor = Self::from_file(space, file.clone())?;
         if sums.len() >= 2 {
             let predicted: Vec<f64> = sums
                 .iter()
@@ -268,8 +275,7 @@ impl LatencyPredictor {
             file.fit = Some(PredictionAccuracy::new(&predicted, &times));
         }
         file.build_seconds = began.elapsed().as_secs_f64();
-        predictor.file = file;
-        Ok(predictor)
+        Self::from_file(space, file)
     }
 
     /// A predictor from its file form, checked against `space`.
@@ -300,21 +306,15 @@ impl LatencyPredictor {
             .iter()
             .map(|l| (layer_key(&l.layer, l.input), l.ms))
             .collect();
+        let (slope, per_layer) = (file.slope, file.per_layer_ms);
         let mut lookup = |layer: &Layer, input: Shape, _: Shape| {
-            latencies
-                .get(&layer_key(layer, input))
-                .copied()
-                .ok_or_else(|| {
-                    ProfileError::Table(format!("no latency for layer {layer:?} at {input:?}"))
-                })
+            let ms = latencies.get(&layer_key(layer, input)).ok_or_else(|| {
+                ProfileError::Table(format!("no latency for layer {layer:?} at {input:?}"))
+            })?;
+            Ok(slope * ms + per_layer)
         };
         let table = LayerTable::new(space, space.input(), &mut lookup)?;
-        let layers = LayerTable::new(space, space.input(), &mut |_, _, _| Ok(1.0))?;
-        Ok(Self {
-            file,
-            table,
-            layers,
-        })
+        Ok(Self { file, table })
     }
 
     /// Reads a table file made for `space`.
@@ -362,9 +362,7 @@ impl LatencyPredictor {
 
     /// Predicted latency of validated choice indices, ms.
     pub fn predict_indices(&self, indices: &[usize]) -> Result<f64, ProfileError> {
-        let sum = self.table.cost_indices(indices)?;
-        let layers = self.layers.cost_indices(indices)?;
-        Ok(self.file.slope * sum + self.file.per_layer_ms * layers + self.file.intercept)
+        Ok(self.table.cost_indices(indices)? + self.file.intercept)
     }
 
     /// Predicted latency of `sample`, ms.
