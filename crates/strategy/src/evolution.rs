@@ -6,7 +6,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
-use crate::variation::{crossover, mutate, propose};
+use crate::variation::{Parents, breed, propose};
 use crate::{Objective, Proposal, Strategy, StrategyError, TrialResult};
 
 /// Settings of [`RegularizedEvolution`]; the defaults are the reference toolkit's.
@@ -122,7 +122,7 @@ impl Strategy for RegularizedEvolution {
     fn ask(&mut self, space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
         let warming_up =
             self.n_proposed < self.config.population_size || self.population.is_empty();
-        let parents = if warming_up {
+        let parents: Parents = if warming_up {
             None
         } else {
             let first = self.tournament();
@@ -131,25 +131,9 @@ impl Strategy for RegularizedEvolution {
             Some((indices(first)?, second.map(indices).transpose()?))
         };
         let (mutation_prob, dedup) = (self.config.mutation_prob, self.config.dedup);
-        let sample = propose(
-            space,
-            &mut self.seen,
-            dedup,
-            &mut self.rng,
-            |rng| match &parents {
-                None => space
-                    .random_indices(rng)
-                    .unwrap_or_else(|_| vec![0; space.len()]),
-                Some((first, second)) => {
-                    let mut child = match second {
-                        Some(second) => crossover(first, second, rng),
-                        None => first.clone(),
-                    };
-                    mutate(space, &mut child, mutation_prob, rng);
-                    child
-                }
-            },
-        )?;
+        let sample = propose(space, &mut self.seen, dedup, &mut self.rng, |rng| {
+            breed(space, &parents, mutation_prob, rng)
+        })?;
         if sample.is_some() {
             self.n_proposed += 1;
         }

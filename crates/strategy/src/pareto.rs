@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
-use crate::variation::{crossover, mutate, propose};
+use crate::variation::{Parents, breed, propose};
 use crate::{Metrics, Objective, Proposal, Strategy, StrategyError, TrialResult};
 
 /// Whether `a` dominates `b`: no worse in every key and better in one (keys: larger is better).
@@ -185,7 +185,7 @@ impl ParetoEvolution {
 impl Strategy for ParetoEvolution {
     fn ask(&mut self, space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
         let warming_up = self.n_proposed < self.config.population_size || self.population.len() < 2;
-        let parents = if warming_up {
+        let parents: Parents = if warming_up {
             None
         } else {
             let ranking = self.ranking();
@@ -199,25 +199,9 @@ impl Strategy for ParetoEvolution {
             ))
         };
         let mutation_prob = self.config.mutation_prob;
-        let sample = propose(
-            space,
-            &mut self.seen,
-            true,
-            &mut self.rng,
-            |rng| match &parents {
-                None => space
-                    .random_indices(rng)
-                    .unwrap_or_else(|_| vec![0; space.len()]),
-                Some((first, second)) => {
-                    let mut child = match second {
-                        Some(second) => crossover(first, second, rng),
-                        None => first.clone(),
-                    };
-                    mutate(space, &mut child, mutation_prob, rng);
-                    child
-                }
-            },
-        )?;
+        let sample = propose(space, &mut self.seen, true, &mut self.rng, |rng| {
+            breed(space, &parents, mutation_prob, rng)
+        })?;
         if sample.is_some() {
             self.n_proposed += 1;
         }

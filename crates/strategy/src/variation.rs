@@ -31,6 +31,32 @@ pub(crate) fn crossover<R: Rng + ?Sized>(a: &[usize], b: &[usize], rng: &mut R) 
         .collect()
 }
 
+/// The parents of one child: one, or two for crossover; `None` while warming up (random child).
+pub(crate) type Parents = Option<(Vec<usize>, Option<Vec<usize>>)>;
+
+/// A child of `parents` (crossover when there are two, then mutation), or a random sample.
+pub(crate) fn breed<R: Rng + ?Sized>(
+    space: &SearchSpace,
+    parents: &Parents,
+    mutation_prob: f64,
+    rng: &mut R,
+) -> Vec<usize> {
+    match parents {
+        // Constraints too tight to sample: the caller's constraint check rejects this child.
+        None => space
+            .random_indices(rng)
+            .unwrap_or_else(|_| vec![0; space.len()]),
+        Some((first, second)) => {
+            let mut child = match second {
+                Some(second) => crossover(first, second, rng),
+                None => first.clone(),
+            };
+            mutate(space, &mut child, mutation_prob, rng);
+            child
+        }
+    }
+}
+
 /// Draws children from `breed` until one satisfies the constraints and (with `dedup`) was never
 /// proposed; falls back to a fresh random sample when breeding keeps repeating itself.
 pub(crate) fn propose<R: Rng + ?Sized>(
