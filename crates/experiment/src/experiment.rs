@@ -117,6 +117,8 @@ pub struct Experiment<'a> {
 struct Runner<'a> {
     dir: PathBuf,
     space: SearchSpace,
+    /// Identifies the space in `state.json`; hashed once, since every snapshot carries it.
+    space_hash: u64,
     evaluator: &'a dyn Evaluator,
     costs: Vec<(String, Box<dyn Profiler + 'a>)>,
     config: ExperimentConfig,
@@ -157,6 +159,7 @@ impl<'a> Experiment<'a> {
         Self {
             runner: Runner {
                 dir: dir.into(),
+                space_hash: space_hash(&space),
                 space,
                 evaluator,
                 costs: Vec::new(),
@@ -222,11 +225,6 @@ impl<'a> Runner<'a> {
         self.dir.join(LOG_FILE)
     }
 
-    fn space_hash(&self) -> u64 {
-        let json = serde_json::to_string(&self.space).expect("a space always serializes");
-        xxhash_rust::xxh3::xxh3_64(json.as_bytes())
-    }
-
     /// Opens the log and, when resuming, restores the strategy and replays what the snapshot
     /// missed.
     fn open(
@@ -278,7 +276,7 @@ impl<'a> Runner<'a> {
                 std::fs::read_to_string(&state_path).map_err(ExperimentError::io(&state_path))?;
             let snapshot: Snapshot = serde_json::from_str(&text)
                 .map_err(|e| ExperimentError::Resume(format!("{}: {e}", state_path.display())))?;
-            if snapshot.space != self.space_hash() {
+            if snapshot.space != self.space_hash {
                 return Err(ExperimentError::Resume(format!(
                     "{} was run on another search space",
                     self.dir.display()
@@ -509,7 +507,7 @@ impl<'a> Runner<'a> {
 
     fn save(&self, shared: &Shared<'a>) -> Result<(), ExperimentError> {
         let snapshot = Snapshot {
-            space: self.space_hash(),
+            space: self.space_hash,
             seed: self.config.seed,
             next_id: shared.next_id,
             pending: shared.pending.clone(),
@@ -553,6 +551,12 @@ impl Shared<'_> {
             }
         }
     }
+}
+
+/// The identity of a search space: a hash of its labels, choices and constraints.
+fn space_hash(space: &SearchSpace) -> u64 {
+    let json = serde_json::to_string(space).expect("a space always serializes");
+    xxhash_rust::xxh3::xxh3_64(json.as_bytes())
 }
 
 /// What the strategy is told about a finished record.
