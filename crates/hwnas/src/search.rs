@@ -120,15 +120,6 @@ impl Budget {
     }
 }
 
-/// A latency profiler shared by the filter and the trial log.
-struct Shared(Arc<dyn Profiler>);
-
-impl Profiler for Shared {
-    fn profile(&self, sample: &Sample) -> Result<f64, hwnas_profiler::ProfileError> {
-        self.0.profile(sample)
-    }
-}
-
 pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     for (flag, value) in [
         ("--max-flops", args.max_flops),
@@ -245,7 +236,7 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     .with_cost("params", counts.num_params())
     .on_progress(move |progress, _| update(&observer, progress));
     if let Some(latency) = latency {
-        experiment = experiment.with_cost("latency_ms", Shared(latency));
+        experiment = experiment.with_cost("latency_ms", latency);
     }
     let summary = experiment.run();
     bar.finish_and_clear();

@@ -104,6 +104,16 @@ pub struct LatencyTableFile {
     pub build_seconds: f64,
 }
 
+impl LatencyTableFile {
+    /// Each measured layer's latency, by layer key.
+    fn latency_by_layer(&self) -> HashMap<String, f64> {
+        self.layers
+            .iter()
+            .map(|l| (layer_key(&l.layer, l.input), l.ms))
+            .collect()
+    }
+}
+
 /// Latency of any sample of a space on one device, predicted from per-layer measurements.
 ///
 /// Building measures every distinct (layer, input shape) of the space once, folds the medians into
@@ -239,11 +249,7 @@ impl LatencyPredictor {
             fit: None,
             build_seconds: 0.0,
         };
-        let latencies: HashMap<String, f64> = file
-            .layers
-            .iter()
-            .map(|l| (layer_key(&l.layer, l.input), l.ms))
-            .collect();
+        let latencies = file.latency_by_layer();
         let sum_table = LayerTable::new(space, input, &mut |layer, shape, _| {
             Ok(latencies[&layer_key(layer, shape)])
         })?;
@@ -301,11 +307,7 @@ impl LatencyPredictor {
                 space.input().with_batch(batch)
             )));
         }
-        let latencies: HashMap<String, f64> = file
-            .layers
-            .iter()
-            .map(|l| (layer_key(&l.layer, l.input), l.ms))
-            .collect();
+        let latencies = file.latency_by_layer();
         let (slope, per_layer) = (file.slope, file.per_layer_ms);
         let mut lookup = |layer: &Layer, input: Shape, _: Shape| {
             let ms = latencies.get(&layer_key(layer, input)).ok_or_else(|| {
@@ -319,12 +321,7 @@ impl LatencyPredictor {
 
     /// Reads a table file made for `space`.
     pub fn load(path: &Path, space: &ModelSpace) -> Result<Self, ProfileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ProfileError::Table(format!("cannot read {}: {e}", path.display())))?;
-        let file: LatencyTableFile = serde_json::from_str(&text).map_err(|e| {
-            ProfileError::Table(format!("{} is not a latency table: {e}", path.display()))
-        })?;
-        Self::from_file(space, file)
+        Self::from_file(space, Self::read_file(path)?)
     }
 
     /// Reads only the file form (to learn which space and device it is for).

@@ -16,6 +16,13 @@ pub trait Profiler: Send + Sync {
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError>;
 }
 
+/// One profiler shared by several users (a budget filter and the trial log measure once).
+impl<P: Profiler + ?Sized> Profiler for Arc<P> {
+    fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
+        (**self).profile(sample)
+    }
+}
+
 /// FLOPs and parameters together, from one precomputed [`CountTable`].
 #[derive(Debug, Clone)]
 pub struct CountProfiler {

@@ -22,16 +22,6 @@ use hwnas::strategy::{EvolutionConfig, Objective, Status};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
-/// Latency measured once per sample, shared by the filter and the trial log.
-#[derive(Clone)]
-struct Latency(Arc<LatencyProfiler>);
-
-impl Profiler for Latency {
-    fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
-        self.0.profile(sample)
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let trials: usize = args.next().map_or(Ok(20), |a| a.parse())?;
@@ -50,11 +40,12 @@ fn main() -> anyhow::Result<()> {
     let evaluator = TrainingEvaluator::new(space.clone(), &data, training, device.clone())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
-    let latency = Latency(Arc::new(LatencyProfiler::new(
+    // Measured once per sample (cached), shared by the filter and the trial log.
+    let latency = Arc::new(LatencyProfiler::new(
         space.clone(),
         device,
         LatencyConfig::default(),
-    )?));
+    )?);
 
     // Budgets that a third of the space meets, found on this machine rather than hard-coded:
     // latency depends on the device, which is the point.
