@@ -121,3 +121,287 @@ fn architecture_round_trips_through_json() {
     let error = serde_json::from_str::<hwnas_space::Architecture>(&unknown).unwrap_err();
     assert!(error.to_string().contains("conv3d"), "{error}");
 }
+
+mod supernet {
+    use burn::tensor::{Device, Tensor, Tolerance};
+    use hwnas_space::module::{Mix, Network, Op, Supernet};
+    use hwnas_space::{
+        Cell, CellNode, Conv2dSpec, Groups, InputChoice, Layer, ModelSpace, Node, PoolSpec,
+        Reduction, Sample, Shape, hub,
+    };
+    use rand::SeedableRng;
+    use rand::rngs::Xoshiro256PlusPlus;
+
+    fn conv(out: usize, kernel: usize, stride: usize) -> Node {
+        Node::Layer(Layer::Conv2d(
+            Conv2dSpec::new(hwnas_space::Width::Fixed(out), kernel, stride).with_bias(true),
+        ))
+    }
+
+    /// Value choices over widths and kernels (shared by slicing), a structural value choice (not
+    /// shared), a repeat that changes the shape, a gate, a concatenating input choice, a layer
+    /// norm and a linear head.
+    fn mixed_space() -> ModelSpace {
+        let separable = |kernel: usize| {
+            Node::sequential([
+                Node::Layer(Layer::Conv2d(
+                    Conv2dSpec::new(hwnas_space::Width::Same, kernel, 1)
+                        .with_groups(Groups::Depthwise),
+                )),
+                Node::Layer(Layer::BatchNorm {
+                    epsilon: 1e-5,
+                    momentum: 0.1,
+                }),
+            ])
+        };
+        let cell = Node::Cell(Cell {
+            nodes: vec![
+                CellNode {
+                    inputs: vec![(0, conv(8, 3, 1)), (0, conv(8, 1, 1))],
+                    select: None,
+                },
+                CellNode {
+                    inputs: vec![
+                        (
+                            0,
+                            Node::layer_choice(
+                                "edge",
+                                [
+                                    ("conv", conv(8, 3, 1)),
+                                    ("skip", Node::Layer(Layer::Identity)),
+                                ],
+                            ),
+                        ),
+                        (1, Node::Layer(Layer::Identity)),
+                        (1, Node::Layer(Layer::MaxPool2d(PoolSpec::new(3, 1, 1)))),
+                    ],
+                    select: Some(InputChoice {
+                        label: "pick".into(),
+                        n_chosen: 2,
+                        reduction: Reduction::Concat,
+                    }),
+                },
+            ],
+        });
+        let root = Node::sequential([
+            Node::value_choice("width", [8usize, 16], |w| {
+                conv(w.as_i64().unwrap() as usize, 3, 1)
+            }),
+            Node::value_choice("kernel", [3usize, 5, 7], |k| {
+                separable(k.as_i64().unwrap() as usize)
+            }),
+            Node::value_choice("shape", [1usize, 2], |n| match n.as_i64().unwrap() {
+                1 => Node::Layer(Layer::Identity),
+                _ => Node::sequential([separable(3), separable(3)]),
+            }),
+            Node::repeat("depth", [0, 1, 2], |i| conv(8 * (i + 1), 3, 2)),
+            Node::gate(Node::sequential([
+                Node::Layer(Layer::AdaptiveAvgPool2d { output: [1, 1] }),
+                Node::Layer(Layer::Conv2d(Conv2dSpec::new(
+                    hwnas_space::Width::Reduce {
+                        ratio: 0.5,
+                        divisor: 4,
+                    },
+                    1,
+                    1,
+                ))),
+                Node::Layer(Layer::Conv2d(Conv2dSpec::new(
+                    hwnas_space::Width::Expand {
+                        ratio: 2.0,
+                        divisor: 4,
+                    },
+                    1,
+                    1,
+                ))),
+                Node::Layer(Layer::Activation {
+                    function: hwnas_space::ActivationFn::Sigmoid,
+                }),
+            ])),
+            conv(8, 1, 1),
+            cell,
+            Node::Layer(Layer::GlobalAvgPool),
+            Node::Layer(Layer::LayerNorm { epsilon: 1e-5 }),
+            Node::Layer(Layer::Linear {
+                out_features: 3,
+                bias: true,
+            }),
+        ]);
+        ModelSpace::new("mixed", root, vec![], Shape::image(2, 12, 12)).unwrap()
+    }
+
+    fn images(space: &ModelSpace, batch: usize, device: &Device) -> Tensor<4> {
+        let Shape::Image {
+            channels,
+            height,
+            width,
+        } = space.input()
+        else {
+            unreachable!()
+        };
+        Tensor::random(
+            [batch, channels, height, width],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            device,
+        )
+    }
+
+    /// Trains the running statistics of the supernet on `samples`, then checks every sample's
+    /// output through the supernet against its exported network.
+    fn check_export_equals_supernet(space: &ModelSpace, samples: &[Sample]) {
+        let device = Device::flex();
+        device.seed(3);
+        let supernet = Supernet::init(space, &device.clone().autodiff()).unwrap();
+        for sample in samples {
+            supernet
+                .forward_logits(sample, images(space, 4, &device.clone().autodiff()))
+                .unwrap();
+        }
+        let supernet = burn::module::Module::valid(&supernet);
+        let x = images(space, 3, &device);
+        for sample in samples {
+            let shared = supernet.forward_logits(sample, x.clone()).unwrap();
+            let network = supernet.export(sample).unwrap();
+            let standalone = network.forward_logits(x.clone()).unwrap();
+            shared
+                .into_data()
+                .assert_approx_eq::<f32>(&standalone.into_data(), Tolerance::absolute(1e-5));
+            let fresh = space.freeze(sample, &device).unwrap();
+            assert_eq!(
+                burn::module::Module::num_params(&network),
+                burn::module::Module::num_params(&fresh),
+                "{sample}"
+            );
+        }
+    }
+
+    #[test]
+    fn supernet_subnets_equal_their_exported_networks() {
+        let space = mixed_space();
+        let samples: Vec<Sample> = space
+            .search_space()
+            .grid()
+            .filter(|sample| space.resolve(sample).unwrap().output_shape().is_ok())
+            .collect();
+        assert_eq!(samples.len(), 2 * 3 * 2 * 3 * 2 * 3);
+        check_export_equals_supernet(&space, &samples);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        for (name, input) in [
+            ("mobile-micro", Shape::image(1, 8, 8)),
+            ("nasbench201", Shape::image(3, 8, 8)),
+            ("proxylessnas", Shape::image(3, 32, 32)),
+        ] {
+            let space = hub::space(name).unwrap().with_input(input);
+            let samples: Vec<Sample> = (0..4)
+                .map(|_| space.search_space().random_sample(&mut rng).unwrap())
+                .collect();
+            check_export_equals_supernet(&space, &samples);
+        }
+    }
+
+    fn conv_weights(op: &Op, out: &mut Vec<Tensor<4>>) {
+        match op {
+            Op::Conv2d(conv) => out.push(conv.weight.val()),
+            Op::Sequential(s) => s.ops.iter().for_each(|op| conv_weights(op, out)),
+            Op::Sum(s) => s.branches.iter().for_each(|op| conv_weights(op, out)),
+            Op::Gate(g) => g.body.ops.iter().for_each(|op| conv_weights(op, out)),
+            Op::Cell(c) => c
+                .nodes
+                .iter()
+                .flat_map(|n| &n.ops)
+                .for_each(|op| conv_weights(op, out)),
+            _ => {}
+        }
+    }
+
+    fn exported_convs(network: &Network) -> Vec<Tensor<4>> {
+        let mut out = Vec::new();
+        conv_weights(&network.root, &mut out);
+        out
+    }
+
+    #[test]
+    fn supernet_shares_weights_by_slicing_widths_and_kernels() {
+        let space = mixed_space();
+        let device = Device::flex();
+        let supernet = Supernet::init(&space, &device).unwrap();
+        let mut sample = space.search_space().default_sample().unwrap();
+        let export = |sample: &Sample| exported_convs(&supernet.export(sample).unwrap());
+        sample.insert("kernel", 7);
+        let wide = export(&sample);
+        sample.insert("kernel", 3);
+        let narrow = export(&sample);
+        // The second convolution is the depthwise one: kernel 3 is the centre of kernel 7.
+        assert_eq!(wide[1].dims(), [8, 1, 7, 7]);
+        assert_eq!(narrow[1].dims(), [8, 1, 3, 3]);
+        narrow[1].clone().into_data().assert_eq(
+            &wide[1].clone().slice([0..8, 0..1, 2..5, 2..5]).into_data(),
+            true,
+        );
+        sample.insert("width", 16);
+        let sixteen = export(&sample);
+        assert_eq!(sixteen[0].dims(), [16, 2, 3, 3]);
+        wide[0].clone().into_data().assert_eq(
+            &sixteen[0]
+                .clone()
+                .slice([0..8, 0..2, 0..3, 0..3])
+                .into_data(),
+            true,
+        );
+        // Candidates of different structure keep their own modules; the supernet holds each
+        // shared convolution once, at its largest.
+        let shape_two = {
+            sample.insert("shape", 2);
+            export(&sample)
+        };
+        assert_eq!(shape_two.len(), sixteen.len() + 2);
+    }
+
+    #[test]
+    fn mixed_forward_with_one_hot_mixes_is_the_fixed_forward() {
+        let device = Device::flex();
+        let space = hub::space("nasbench201")
+            .unwrap()
+            .with_input(Shape::image(3, 8, 8));
+        let supernet = Supernet::init(&space, &device).unwrap();
+        supernet.check_mixable().unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+        let sample = space.search_space().random_sample(&mut rng).unwrap();
+        let indices = space.search_space().indices(&sample).unwrap();
+        let x = images(&space, 2, &device);
+        let fixed = supernet.forward_logits(&sample, x.clone()).unwrap();
+        let one_hot = |(choice, &index): (&hwnas_space::Choice, &usize)| {
+            let mut weights = vec![0.0f32; choice.values.len()];
+            weights[index] = 1.0;
+            Mix::Soft(Tensor::from_floats(weights.as_slice(), &device))
+        };
+        let soft: Vec<Mix> = space
+            .search_space()
+            .choices()
+            .iter()
+            .zip(&indices)
+            .map(one_hot)
+            .collect();
+        let binary: Vec<Mix> = indices
+            .iter()
+            .map(|&index| Mix::Binary {
+                index,
+                gate: Tensor::ones([1], &device),
+            })
+            .collect();
+        for mixes in [soft, binary] {
+            supernet
+                .forward_mixed(&mixes, x.clone())
+                .unwrap()
+                .into_data()
+                .assert_approx_eq::<f32>(&fixed.clone().into_data(), Tolerance::absolute(1e-5));
+        }
+    }
+
+    #[test]
+    fn supernet_refuses_mixing_candidates_of_different_resolutions() {
+        let space = mixed_space();
+        let supernet = Supernet::init(&space, &Device::flex()).unwrap();
+        let error = supernet.check_mixable().unwrap_err().to_string();
+        assert!(error.contains("`depth`"), "{error}");
+    }
+}

@@ -26,7 +26,7 @@ pub enum Hidden {
 }
 
 impl Hidden {
-    fn image(self, what: &str) -> Tensor<4> {
+    pub(crate) fn image(self, what: &str) -> Tensor<4> {
         match self {
             Hidden::Image(x) => x,
             // Shapes were checked when the network was built.
@@ -34,14 +34,14 @@ impl Hidden {
         }
     }
 
-    fn flat(self, what: &str) -> Tensor<2> {
+    pub(crate) fn flat(self, what: &str) -> Tensor<2> {
         match self {
             Hidden::Flat(x) => x,
             Hidden::Image(_) => unreachable!("{what} received an image tensor"),
         }
     }
 
-    fn map(
+    pub(crate) fn map(
         self,
         image: impl FnOnce(Tensor<4>) -> Tensor<4>,
         flat: impl FnOnce(Tensor<2>) -> Tensor<2>,
@@ -52,11 +52,20 @@ impl Hidden {
         }
     }
 
-    fn add(self, other: Hidden) -> Hidden {
+    pub(crate) fn add(self, other: Hidden) -> Hidden {
         match (self, other) {
             (Hidden::Image(a), Hidden::Image(b)) => Hidden::Image(a + b),
             (Hidden::Flat(a), Hidden::Flat(b)) => Hidden::Flat(a + b),
             _ => unreachable!("added tensors of different ranks"),
+        }
+    }
+
+    /// `self * gate`, the gate broadcast over space (checked shapes).
+    pub(crate) fn mul(self, gate: Hidden) -> Hidden {
+        match (self, gate) {
+            (Hidden::Image(x), Hidden::Image(gate)) => Hidden::Image(x * gate),
+            (Hidden::Flat(x), Hidden::Flat(gate)) => Hidden::Flat(x * gate),
+            _ => unreachable!("gate shapes were checked"),
         }
     }
 
@@ -152,7 +161,7 @@ pub struct Network {
     pub root: Op,
 }
 
-fn reduction_code(reduction: Reduction) -> usize {
+pub(crate) fn reduction_code(reduction: Reduction) -> usize {
     match reduction {
         Reduction::Sum => 0,
         Reduction::Mean => 1,
@@ -165,7 +174,8 @@ fn padding(padding: [usize; 2]) -> PaddingConfig2d {
     PaddingConfig2d::Explicit(h, w, h, w)
 }
 
-fn init_layer(layer: &Layer, input: Shape, device: &Device) -> Op {
+/// A fresh module for `layer` on an input of shape `input` (checked by `output_shape`).
+pub(crate) fn init_layer(layer: &Layer, input: Shape, device: &Device) -> Op {
     match layer {
         Layer::Conv2d(conv) => {
             let (in_channels, out_channels, groups) = conv
@@ -238,13 +248,18 @@ fn init_layer(layer: &Layer, input: Shape, device: &Device) -> Op {
     }
 }
 
-/// Builds the module of `block` for `input`; returns it with its output shape.
-fn init_block(block: &Block, input: Shape, device: &Device) -> Result<(Op, Shape), SpaceError> {
-    let sequence = |children: &[Block]| -> Result<(Sequential, Shape), SpaceError> {
+/// Builds the module of `block` for `input`; returns it with its output shape. `make` builds each
+/// primitive layer, in execution order (fresh weights, or weights inherited from a supernet).
+pub(crate) fn build_block(
+    block: &Block,
+    input: Shape,
+    make: &mut impl FnMut(&Layer, Shape) -> Op,
+) -> Result<(Op, Shape), SpaceError> {
+    let mut sequence = |children: &[Block]| -> Result<(Sequential, Shape), SpaceError> {
         let mut ops = Vec::with_capacity(children.len());
         let mut shape = input;
         for child in children {
-            let (op, output) = init_block(child, shape, device)?;
+            let (op, output) = build_block(child, shape, make)?;
             ops.push(op);
             shape = output;
         }
@@ -253,14 +268,14 @@ fn init_block(block: &Block, input: Shape, device: &Device) -> Result<(Op, Shape
     Ok(match block {
         Block::Layer(layer) => {
             let output = layer.output_shape(input)?;
-            (init_layer(layer, input, device), output)
+            (make(layer, input), output)
         }
         Block::Sequential(children) => {
             let (sequential, output) = sequence(children)?;
             (Op::Sequential(sequential), output)
         }
         Block::Residual(body) => {
-            let (body, output) = init_block(body, input, device)?;
+            let (body, output) = build_block(body, input, make)?;
             if output == input {
                 let branches = vec![Op::Identity(Identity::new()), body];
                 (Op::Sum(Sum { branches }), output)
@@ -276,7 +291,7 @@ fn init_block(block: &Block, input: Shape, device: &Device) -> Result<(Op, Shape
             let mut ops = Vec::with_capacity(branches.len());
             let mut shapes = Vec::with_capacity(branches.len());
             for branch in branches {
-                let (op, shape) = init_block(branch, input, device)?;
+                let (op, shape) = build_block(branch, input, make)?;
                 ops.push(op);
                 shapes.push(shape);
             }
@@ -296,7 +311,7 @@ fn init_block(block: &Block, input: Shape, device: &Device) -> Result<(Op, Shape
                     let source = *shapes
                         .get(*from)
                         .ok_or_else(|| SpaceError::cell_order(*from, shapes.len()))?;
-                    let (op, shape) = init_block(block, source, device)?;
+                    let (op, shape) = build_block(block, source, make)?;
                     sources.push(*from);
                     ops.push(op);
                     inputs.push(shape);
@@ -353,11 +368,7 @@ impl Op {
             }
             Op::Gate(m) => {
                 let gate = m.body.forward(x.clone());
-                match (x, gate) {
-                    (Hidden::Image(x), Hidden::Image(gate)) => Hidden::Image(x * gate),
-                    (Hidden::Flat(x), Hidden::Flat(gate)) => Hidden::Flat(x * gate),
-                    _ => unreachable!("gate shapes were checked"),
-                }
+                x.mul(gate)
             }
             Op::Cell(m) => m.forward(x),
         }
@@ -382,34 +393,42 @@ impl Cell {
                 .zip(&node.ops)
                 .map(|(&from, op)| op.forward(nodes[from].clone()))
                 .collect();
-            let n_outputs = outputs.len();
-            let combined = match node.reduction {
-                2 => {
-                    let images = outputs.into_iter().map(|h| h.image("concat")).collect();
-                    Hidden::Image(Tensor::cat(images, 1))
-                }
-                code => {
-                    let mut outputs = outputs.into_iter();
-                    let first = outputs.next().expect("a cell node has inputs");
-                    let sum = outputs.fold(first, Hidden::add);
-                    if code == 1 {
-                        let n = n_outputs as f64;
-                        sum.map(|x| x / n, |x| x / n)
-                    } else {
-                        sum
-                    }
-                }
-            };
-            nodes.push(combined);
+            nodes.push(combine_hidden(outputs, node.reduction));
         }
         nodes.pop().expect("a cell has its input node")
+    }
+}
+
+/// Combines a cell node's inputs by a reduction code (see [`CellNode::reduction`]).
+pub(crate) fn combine_hidden(outputs: Vec<Hidden>, reduction: usize) -> Hidden {
+    let n_outputs = outputs.len();
+    match reduction {
+        2 => {
+            let images = outputs.into_iter().map(|h| h.image("concat")).collect();
+            Hidden::Image(Tensor::cat(images, 1))
+        }
+        code => {
+            let mut outputs = outputs.into_iter();
+            let first = outputs.next().expect("a cell node has inputs");
+            let sum = outputs.fold(first, Hidden::add);
+            if code == 1 {
+                let n = n_outputs as f64;
+                sum.map(|x| x / n, |x| x / n)
+            } else {
+                sum
+            }
+        }
     }
 }
 
 impl Network {
     /// Builds the module of a frozen architecture on `device`.
     pub fn init(architecture: &Architecture, device: &Device) -> Result<Self, SpaceError> {
-        let (root, _) = init_block(&architecture.root, architecture.input, device)?;
+        let (root, _) = build_block(
+            &architecture.root,
+            architecture.input,
+            &mut |layer, input| init_layer(layer, input, device),
+        )?;
         Ok(Network { root })
     }
 
