@@ -199,6 +199,25 @@ fn summary(accuracy: &PredictionAccuracy) -> String {
 }
 
 /// The predictor of a table file, for the hub space and input it names.
+/// Loads a latency table and checks that it was built for `space` at its input.
+pub fn load_table_for(
+    path: &std::path::Path,
+    space: &ModelSpace,
+) -> anyhow::Result<LatencyPredictor> {
+    let (predictor, table_space) = load_table(path)?;
+    if table_space.name() != space.name() || table_space.input() != space.input() {
+        anyhow::bail!(
+            "{} was built for `{}` at {}, not for `{}` at {}",
+            path.display(),
+            table_space.name(),
+            table_space.input(),
+            space.name(),
+            space.input()
+        );
+    }
+    Ok(predictor)
+}
+
 pub fn load_table(path: &std::path::Path) -> anyhow::Result<(LatencyPredictor, ModelSpace)> {
     let file = LatencyPredictor::read_file(path)?;
     let space = hub::space(&file.space)?;

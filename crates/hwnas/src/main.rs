@@ -3,6 +3,7 @@
 mod commands;
 mod device;
 mod latency;
+mod oneshot;
 mod samples;
 mod search;
 
@@ -43,6 +44,9 @@ enum Command {
     },
     /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
     Search(search::SearchArgs),
+    /// One-shot search: train one weight-sharing supernet (SPOS, DARTS, Gumbel, ProxylessNAS),
+    /// optionally with a hardware penalty, and choose from it.
+    Oneshot(oneshot::OneShotArgs),
     /// Print the top trials and Pareto fronts of an experiment and write its plots.
     Report(search::ReportArgs),
     /// Print the best (or Pareto-optimal) samples of an experiment as JSON lines.
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Freeze(args) => commands::freeze(&args),
         Command::Latency { command } => latency::run(&command),
         Command::Search(args) => search::search(&args),
+        Command::Oneshot(args) => oneshot::oneshot(&args),
         Command::Report(args) => search::report(&args),
         Command::Export(args) => search::export(&args),
     };

@@ -144,20 +144,7 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
     let latency: Option<Arc<dyn Profiler>> = match (&args.table, args.max_latency_ms) {
-        (Some(path), _) => {
-            let (predictor, table_space) = crate::latency::load_table(path)?;
-            if table_space.name() != space.name() || table_space.input() != space.input() {
-                bail!(
-                    "{} was built for `{}` at {}, not for `{}` at {}",
-                    path.display(),
-                    table_space.name(),
-                    table_space.input(),
-                    space.name(),
-                    space.input()
-                );
-            }
-            Some(Arc::new(predictor))
-        }
+        (Some(path), _) => Some(Arc::new(crate::latency::load_table_for(path, &space)?)),
         (None, Some(_)) => Some(Arc::new(LatencyProfiler::new(
             space.clone(),
             device.clone(),
@@ -285,7 +272,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
 }
 
 /// Prints the top-k and the fronts of an experiment and writes its plots.
-fn report_dir(dir: &Path, top: usize) -> anyhow::Result<()> {
+pub(crate) fn report_dir(dir: &Path, top: usize) -> anyhow::Result<()> {
     let report = Report::load(dir)?;
     let (ok, invalid, failed) = report.counts();
     println!(

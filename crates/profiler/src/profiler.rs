@@ -23,6 +23,13 @@ impl<P: Profiler + ?Sized> Profiler for Arc<P> {
     }
 }
 
+/// A profiler chosen at run time.
+impl<P: Profiler + ?Sized> Profiler for Box<P> {
+    fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
+        (**self).profile(sample)
+    }
+}
+
 /// FLOPs and parameters together, from one precomputed [`CountTable`].
 #[derive(Debug, Clone)]
 pub struct CountProfiler {

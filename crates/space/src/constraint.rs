@@ -22,6 +22,16 @@ pub enum Constraint {
     },
 }
 
+impl Constraint {
+    /// The labels the constraint names.
+    pub fn labels(&self) -> Vec<&str> {
+        match self {
+            Constraint::Forbid(values) => values.keys().map(|label| &**label).collect(),
+            Constraint::LessOrEqual { lower, upper } => vec![&**lower, &**upper],
+        }
+    }
+}
+
 impl fmt::Display for Constraint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

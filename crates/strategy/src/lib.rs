@@ -27,8 +27,11 @@
 
 mod evolution;
 mod grid;
+#[cfg(feature = "oneshot")]
+pub mod oneshot;
 pub mod pareto;
 mod random;
+mod range;
 mod strategy;
 mod trial;
 mod variation;
@@ -38,5 +41,9 @@ pub use grid::{GridSearch, MAX_SHUFFLED_GRID};
 pub use hwnas_space::{Sample, SearchSpace};
 pub use pareto::{ParetoConfig, ParetoEvolution};
 pub use random::Random;
+pub use range::{CostFn, RangeFilter};
 pub use strategy::{Strategy, StrategyError};
+/// Consecutive rejections after which a [`RangeFilter`] gives up.
+pub const DEFAULT_RANGE_PATIENCE: usize = 1000;
+
 pub use trial::{Decision, Direction, Metrics, Objective, Proposal, Status, TrialResult};

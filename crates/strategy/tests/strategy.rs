@@ -200,3 +200,187 @@ fn pareto_evolution_keeps_a_non_dominated_front() {
         .fold(f64::MIN, f64::max);
     assert!(best_accuracy >= 45.0, "{best_accuracy}");
 }
+
+#[cfg(feature = "flex")]
+mod oneshot {
+    use burn::module::Param;
+    use burn::tensor::{Device, Distribution, Int, Tensor};
+    use hwnas_space::{Conv2dSpec, Layer, ModelSpace, Node, Sample, Shape, Width, hub};
+    use hwnas_strategy::RangeFilter;
+    use hwnas_strategy::oneshot::{
+        Algorithm, ArchParameters, HardwarePenalty, Nonlinear, OneShotConfig, OneShotTrainer,
+        PenaltyConfig, PenaltyMode,
+    };
+
+    const KERNELS: [usize; 3] = [1, 3, 5];
+
+    /// One decision among convolutions of kernel 1, 3 and 5 (cost: kernel squared).
+    fn kernel_space() -> ModelSpace {
+        let conv = |kernel| Node::Layer(Layer::Conv2d(Conv2dSpec::new(Width::Fixed(4), kernel, 1)));
+        let root = Node::sequential([
+            Node::layer_choice("op", KERNELS.map(|k| (format!("conv{k}"), conv(k)))),
+            Node::Layer(Layer::GlobalAvgPool),
+            Node::Layer(Layer::Linear {
+                out_features: 2,
+                bias: true,
+            }),
+        ]);
+        ModelSpace::new("kernels", root, vec![], Shape::image(1, 6, 6)).unwrap()
+    }
+
+    fn kernel_cost(sample: &Sample) -> Option<f64> {
+        let name = sample.get("op")?.as_str()?.to_string();
+        let kernel: f64 = name.trim_start_matches("conv").parse().ok()?;
+        Some(kernel * kernel)
+    }
+
+    fn penalty(nonlinear: Nonlinear, mode: PenaltyMode) -> HardwarePenalty {
+        let config = PenaltyConfig {
+            baseline: 4.0,
+            scale: 1.0,
+            mode,
+            nonlinear,
+        };
+        HardwarePenalty::new(config, Box::new(kernel_cost))
+    }
+
+    fn batch(device: &Device, n: usize) -> (Tensor<4>, Tensor<1, Int>) {
+        let images = Tensor::random([n, 1, 6, 6], Distribution::Normal(0.0, 1.0), device);
+        let targets = Tensor::<1, Int>::random([n], Distribution::Uniform(0.0, 2.0), device);
+        (images, targets)
+    }
+
+    /// Trains `algorithm` for `steps`; returns the final probabilities of the one decision.
+    fn train(algorithm: Algorithm, with_penalty: bool, steps: usize) -> Vec<f64> {
+        let device = Device::flex();
+        device.seed(11);
+        let device = device.autodiff();
+        let config = OneShotConfig {
+            algorithm,
+            epochs: 1,
+            arch_learning_rate: 0.05,
+            seed: 3,
+            ..OneShotConfig::default()
+        };
+        let mut trainer = OneShotTrainer::new(&kernel_space(), &device, config).unwrap();
+        if with_penalty {
+            trainer = trainer
+                .with_penalty(penalty(Nonlinear::Linear, PenaltyMode::Add))
+                .unwrap();
+        }
+        for _ in 0..steps {
+            let report = trainer
+                .step(0, batch(&device, 8), Some(batch(&device, 8)))
+                .unwrap();
+            assert!(report.loss.is_finite() && report.arch_loss.unwrap().is_finite());
+            assert_eq!(report.expected_cost.is_some(), with_penalty);
+        }
+        trainer.arch().probability_values().remove(0)
+    }
+
+    #[test]
+    fn penalty_gradient_reaches_the_architecture_parameters() {
+        let device = Device::flex().autodiff();
+        let space = kernel_space();
+        let arch = ArchParameters::init(space.search_space(), &device);
+        let reference = arch.most_probable(space.search_space()).unwrap();
+        for (nonlinear, mode) in [
+            (Nonlinear::Linear, PenaltyMode::Add),
+            (Nonlinear::Positive, PenaltyMode::Mul),
+            (Nonlinear::Absolute, PenaltyMode::Add),
+        ] {
+            let penalty = penalty(nonlinear, mode);
+            let expected = penalty
+                .expected_cost(space.search_space(), &arch.probabilities(), &reference)
+                .unwrap();
+            // Uniform over costs 1, 9 and 25.
+            let value = expected.clone().into_scalar::<f64>();
+            assert!((value - 35.0 / 3.0).abs() < 1e-4, "{value}");
+            let loss = penalty.apply(Tensor::ones([1], &device), expected);
+            let gradients = loss.backward();
+            let gradient: Vec<f64> = arch.logits[0]
+                .grad(&gradients)
+                .unwrap()
+                .into_data()
+                .iter::<f64>()
+                .collect();
+            assert!(
+                gradient[0] < 0.0 && gradient[2] > 0.0,
+                "{nonlinear:?} {mode:?}: {gradient:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn penalty_moves_probability_to_cheaper_candidates() {
+        for algorithm in [Algorithm::Darts, Algorithm::Gumbel, Algorithm::Proxyless] {
+            let free = train(algorithm, false, 40);
+            let penalised = train(algorithm, true, 40);
+            assert!(
+                penalised[0] > 0.6 && penalised[0] > free[0] + 0.2,
+                "{algorithm:?}: penalised {penalised:?}, free {free:?}"
+            );
+            assert!(
+                penalised[2] < free[2],
+                "{algorithm:?}: penalised {penalised:?}, free {free:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn spos_trains_only_subnets_within_the_range() {
+        let device = Device::flex();
+        device.seed(2);
+        let device = device.autodiff();
+        let config = OneShotConfig {
+            algorithm: Algorithm::Spos,
+            ..OneShotConfig::default()
+        };
+        let range = RangeFilter::new(kernel_cost, 5.0, 30.0).unwrap();
+        let mut trainer = OneShotTrainer::new(&kernel_space(), &device, config)
+            .unwrap()
+            .with_range(range)
+            .unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let report = trainer.step(0, batch(&device, 4), None).unwrap();
+            let sample = report.sample.unwrap();
+            seen.insert(sample.get("op").unwrap().to_string());
+        }
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(!seen.iter().any(|op| op.contains("conv1")), "{seen:?}");
+        let empty = RangeFilter::new(kernel_cost, 100.0, 200.0).unwrap();
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(1);
+        assert!(
+            empty
+                .sample(kernel_space().search_space(), &mut rng)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn most_probable_sample_respects_constraints() {
+        let device = Device::flex();
+        let space = hub::space("mobile-micro").unwrap();
+        let mut arch = ArchParameters::init(space.search_space(), &device);
+        let position = |label| space.search_space().position(label).unwrap();
+        // The argmax (s2 = 32, s3 = 24) breaks s2 <= s3; the most probable valid pair is
+        // (16, 24), not (32, 32).
+        let set = |arch: &mut ArchParameters, label, logits: [f32; 3]| {
+            arch.logits[position(label)] = Param::from_tensor(Tensor::from_floats(logits, &device));
+        };
+        set(&mut arch, "s1_width", [0.0, 0.0, 3.0]);
+        set(&mut arch, "s2_width", [1.0, 0.0, 2.0]);
+        set(&mut arch, "s3_width", [2.5, 0.0, 0.0]);
+        let sample = arch.most_probable(space.search_space()).unwrap();
+        space.search_space().validate(&sample).unwrap();
+        assert_eq!(sample.get("s1_width").unwrap().as_i64(), Some(16));
+        assert_eq!(sample.get("s2_width").unwrap().as_i64(), Some(16));
+        assert_eq!(sample.get("s3_width").unwrap().as_i64(), Some(24));
+        // A valid argmax is returned as is.
+        set(&mut arch, "s3_width", [0.0, 0.0, 2.5]);
+        let sample = arch.most_probable(space.search_space()).unwrap();
+        assert_eq!(sample.get("s2_width").unwrap().as_i64(), Some(32));
+        assert_eq!(sample.get("s3_width").unwrap().as_i64(), Some(48));
+    }
+}

@@ -1,16 +1,16 @@
 use std::sync::Arc;
 
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::Device;
-use hwnas_space::{ModelSpace, Sample, module::Network};
+use hwnas_space::{ModelSpace, Sample};
 use hwnas_strategy::{Decision, Metrics};
 use serde::{Deserialize, Serialize};
 
-use super::{ImageBatch, ImageBatcher, ImageSet};
+use super::{ImageBatcher, ImageSet};
 use crate::{EvaluationError, Evaluator, TrialContext};
 
 /// burn's optimizers the evaluator can train with.
@@ -134,29 +134,6 @@ impl TrainingEvaluator {
             }
         }
     }
-
-    /// Share of validation images the network classifies correctly.
-    fn accuracy(
-        &self,
-        network: &Network,
-        loader: &dyn DataLoader<ImageBatch>,
-    ) -> Result<f64, EvaluationError> {
-        let (mut correct, mut total) = (0i64, 0usize);
-        for batch in loader.iter() {
-            let batch = batch?;
-            total += batch.targets.dims()[0];
-            let predicted = network
-                .forward_logits(batch.images)?
-                .argmax(1)
-                .squeeze_dim::<1>(1);
-            correct += predicted
-                .equal(batch.targets)
-                .int()
-                .sum()
-                .into_scalar::<i64>();
-        }
-        Ok(correct as f64 / total.max(1) as f64)
-    }
 }
 
 impl Evaluator for TrainingEvaluator {
@@ -206,7 +183,7 @@ impl Evaluator for TrainingEvaluator {
                 step += 1;
             }
             loss_value = epoch_loss / batches.max(1) as f64;
-            accuracy = self.accuracy(&network.valid(), &*valid_loader)?;
+            accuracy = super::accuracy(&network.valid(), &*valid_loader)?;
             if context.report(epoch, accuracy) == Decision::Stop {
                 break;
             }

@@ -8,6 +8,35 @@
 
 mod data;
 mod evaluator;
+mod oneshot;
+
+use burn::data::dataloader::DataLoader;
+use hwnas_space::module::Network;
+
+use crate::EvaluationError;
 
 pub use data::{ImageBatch, ImageBatcher, ImageItem, ImageSet};
 pub use evaluator::{OptimizerKind, Schedule, TrainingConfig, TrainingEvaluator};
+pub use oneshot::{EpochRecord, OneShotRun, OneShotRunConfig, OneShotSummary, SUPERNET_LOG};
+
+/// Share of the images of `loader` that `network` classifies correctly.
+pub fn accuracy(
+    network: &Network,
+    loader: &dyn DataLoader<ImageBatch>,
+) -> Result<f64, EvaluationError> {
+    let (mut correct, mut total) = (0i64, 0usize);
+    for batch in loader.iter() {
+        let batch = batch?;
+        total += batch.targets.dims()[0];
+        let predicted = network
+            .forward_logits(batch.images)?
+            .argmax(1)
+            .squeeze_dim::<1>(1);
+        correct += predicted
+            .equal(batch.targets)
+            .int()
+            .sum()
+            .into_scalar::<i64>();
+    }
+    Ok(correct as f64 / total.max(1) as f64)
+}

@@ -375,6 +375,30 @@ impl Op {
     }
 }
 
+impl Op {
+    fn for_each_batch_norm(&mut self, f: &mut impl FnMut(&mut BatchNorm)) {
+        match self {
+            Op::BatchNorm(norm) => f(norm),
+            Op::Sequential(m) => m.ops.iter_mut().for_each(|op| op.for_each_batch_norm(f)),
+            Op::Sum(m) => m
+                .branches
+                .iter_mut()
+                .for_each(|op| op.for_each_batch_norm(f)),
+            Op::Gate(m) => m
+                .body
+                .ops
+                .iter_mut()
+                .for_each(|op| op.for_each_batch_norm(f)),
+            Op::Cell(m) => m
+                .nodes
+                .iter_mut()
+                .flat_map(|node| node.ops.iter_mut())
+                .for_each(|op| op.for_each_batch_norm(f)),
+            _ => {}
+        }
+    }
+}
+
 impl Sequential {
     /// Applies the children in order.
     pub fn forward(&self, x: Hidden) -> Hidden {
@@ -435,6 +459,23 @@ impl Network {
     /// Runs the network on a batch of images.
     pub fn forward(&self, input: Tensor<4>) -> Hidden {
         self.root.forward(Hidden::Image(input))
+    }
+
+    /// Replaces every BatchNorm's running statistics by the statistics of `images`, a batch on an
+    /// autodiff device (where BatchNorm trains). A subnet exported from a supernet inherits
+    /// statistics gathered over many subnets; these are its own.
+    pub fn recalibrate(mut self, images: Tensor<4>) -> Network {
+        let mut momenta = Vec::new();
+        self.root.for_each_batch_norm(&mut |norm| {
+            momenta.push(norm.momentum);
+            norm.momentum = 1.0;
+        });
+        self.forward(images);
+        let mut momenta = momenta.into_iter();
+        self.root.for_each_batch_norm(&mut |norm| {
+            norm.momentum = momenta.next().expect("the same batch norms");
+        });
+        self
     }
 
     /// Runs a classifier: the output must be flat (`[batch, classes]`).
