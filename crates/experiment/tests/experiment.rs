@@ -389,3 +389,159 @@ mod training {
         assert!(error.to_string().contains("1x8x8 images"), "{error}");
     }
 }
+
+#[cfg(feature = "flex")]
+mod oneshot {
+    use burn::tensor::Device;
+    use hwnas_experiment::train::{
+        EpochRecord, ImageSet, OneShotRun, OneShotRunConfig, SUPERNET_LOG,
+    };
+    use hwnas_experiment::{BEST_FILE, ExperimentError, Report};
+    use hwnas_profiler::{CountOptions, CountProfiler, Profiler};
+    use hwnas_space::{Sample, hub};
+    use hwnas_strategy::RangeFilter;
+    use hwnas_strategy::Status;
+    use hwnas_strategy::oneshot::{
+        Algorithm, HardwarePenalty, Nonlinear, OneShotConfig, PenaltyConfig, PenaltyMode,
+    };
+
+    fn small_digits() -> ImageSet {
+        let digits = ImageSet::digits();
+        ImageSet::new(digits.items()[..300].to_vec(), digits.shape(), 10).unwrap()
+    }
+
+    fn config(algorithm: Algorithm, epochs: usize) -> OneShotRunConfig {
+        OneShotRunConfig {
+            oneshot: OneShotConfig {
+                algorithm,
+                epochs,
+                ..OneShotConfig::default()
+            },
+            calibration_size: 64,
+            search_trials: 6,
+            ..OneShotRunConfig::default()
+        }
+    }
+
+    fn read_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Vec<T> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn proxyless_run_writes_an_experiment_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let space = hub::space("mobile-micro").unwrap();
+        let data = small_digits();
+        let counts = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
+        let flops = counts.flops();
+        let penalty = HardwarePenalty::new(
+            PenaltyConfig {
+                baseline: 200_000.0,
+                scale: 1.0,
+                mode: PenaltyMode::Mul,
+                nonlinear: Nonlinear::Positive,
+            },
+            Box::new(move |sample: &Sample| flops.profile(sample).ok()),
+        );
+        let mut steps = 0;
+        let summary = OneShotRun::new(
+            dir.path(),
+            space.clone(),
+            &data,
+            Device::flex(),
+            config(Algorithm::Proxyless, 2),
+        )
+        .with_cost("flops", counts.flops())
+        .with_penalty(penalty)
+        .on_step(|_, _| steps += 1)
+        .run()
+        .unwrap();
+        let (train, _) = data.split(0.2, 0);
+        assert_eq!(steps, 2 * train.len().div_ceil(32));
+        space.search_space().validate(&summary.best).unwrap();
+        assert!(summary.metrics["accuracy"] >= 0.0 && summary.metrics["flops"] > 0.0);
+        let best = std::fs::read_to_string(dir.path().join(BEST_FILE)).unwrap();
+        assert_eq!(Sample::from_json(best.trim()).unwrap(), summary.best);
+        let epochs: Vec<EpochRecord> = read_lines(&dir.path().join(SUPERNET_LOG));
+        assert_eq!(epochs.len(), 2);
+        assert!(
+            epochs
+                .iter()
+                .all(|e| e.arch_loss.is_some() && e.expected_cost.is_some())
+        );
+        let report = Report::load(dir.path()).unwrap();
+        assert_eq!(report.records.len(), 2);
+        assert!(report.records.iter().all(|r| r.status == Status::Ok));
+        // The directory is not overwritten.
+        let again = OneShotRun::new(
+            dir.path(),
+            space,
+            &data,
+            Device::flex(),
+            config(Algorithm::Proxyless, 1),
+        )
+        .run();
+        assert!(matches!(again, Err(ExperimentError::Resume(_))));
+    }
+
+    #[test]
+    fn spos_searches_subnets_within_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let space = hub::space("mobile-micro").unwrap();
+        let data = small_digits();
+        let counts = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
+        let limit = 250_000.0;
+        let (range_flops, budget_flops) = (counts.flops(), counts.flops());
+        let range = RangeFilter::new(
+            move |sample: &Sample| range_flops.profile(sample).ok(),
+            0.0,
+            limit,
+        )
+        .unwrap();
+        let summary = OneShotRun::new(
+            dir.path(),
+            space.clone(),
+            &data,
+            Device::flex(),
+            config(Algorithm::Spos, 1),
+        )
+        .with_cost("flops", counts.flops())
+        .with_range(range)
+        .with_budget(move |sample| budget_flops.profile(sample).is_ok_and(|f| f <= limit))
+        .run()
+        .unwrap();
+        let search = summary.search.unwrap();
+        assert_eq!(search.progress.evaluated, 6);
+        let report = Report::load(dir.path()).unwrap();
+        for record in report.records.iter().filter(|r| r.status == Status::Ok) {
+            assert!(record.metrics["flops"] <= limit, "{record:?}");
+        }
+        assert!(summary.metrics["flops"] <= limit);
+        let epochs: Vec<EpochRecord> = read_lines(&dir.path().join(SUPERNET_LOG));
+        assert_eq!(epochs.len(), 1);
+        assert!(epochs[0].chosen.is_none() && epochs[0].loss.is_finite());
+    }
+
+    #[test]
+    fn gradient_based_run_refuses_a_cost_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let space = hub::space("mobile-micro").unwrap();
+        let range = RangeFilter::new(|_: &Sample| Some(1.0), 0.0, 2.0).unwrap();
+        let data = small_digits();
+        let error = OneShotRun::new(
+            dir.path(),
+            space,
+            &data,
+            Device::flex(),
+            config(Algorithm::Darts, 1),
+        )
+        .with_range(range)
+        .run()
+        .unwrap_err();
+        assert!(error.to_string().contains("SPOS"), "{error}");
+    }
+}

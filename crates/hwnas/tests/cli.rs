@@ -134,6 +134,65 @@ fn cli_bad_input_exits_2_with_one_clear_message() {
             "",
             "invalid value 'many'",
         ),
+        (
+            &[
+                "oneshot",
+                "mobile-micro",
+                "--out",
+                "/tmp/x",
+                "--penalty",
+                "flops",
+            ],
+            "",
+            "--penalty needs --baseline",
+        ),
+        (
+            &[
+                "oneshot",
+                "mobile-micro",
+                "--out",
+                "/tmp/x",
+                "--penalty",
+                "latency",
+                "--baseline",
+                "1",
+            ],
+            "",
+            "needs a predictor table (--table)",
+        ),
+        (
+            &[
+                "oneshot",
+                "mobile-micro",
+                "--out",
+                "/tmp/x",
+                "--strategy",
+                "spos",
+                "--penalty",
+                "flops",
+                "--baseline",
+                "1e5",
+            ],
+            "",
+            "bound the cost with --min-cost/--max-cost",
+        ),
+        (
+            &["oneshot", "mobile-micro", "--out", "/tmp/x", "--scale=-1"],
+            "",
+            "--scale must be a positive number",
+        ),
+        (
+            &[
+                "oneshot",
+                "mobile-micro",
+                "--out",
+                "/tmp/x",
+                "--strategy",
+                "enas",
+            ],
+            "",
+            "invalid value 'enas'",
+        ),
     ];
     for (args, stdin, expected) in cases {
         let (code, _, stderr) = run(args, stdin);

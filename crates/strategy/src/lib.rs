@@ -6,6 +6,9 @@
 //! and the crate depends on the burn-free vocabulary of `hwnas-space` only: a search loop
 //! compiles in seconds, and the hardware enters through metrics (FLOPs, latency) the caller adds.
 //!
+//! One-shot search, which trains a burn supernet, lives behind the `oneshot` feature
+//! ([`oneshot`]); [`RangeFilter`], the sampler it uses, stays burn-free.
+//!
 //! ```
 //! use hwnas_space::{Choice, SearchSpace};
 //! use hwnas_strategy::{EvolutionConfig, Metrics, Proposal, Strategy, TrialResult};
