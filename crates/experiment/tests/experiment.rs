@@ -453,7 +453,10 @@ mod oneshot {
             space.clone(),
             &data,
             Device::flex(),
-            config(Algorithm::Proxyless, 2),
+            OneShotRunConfig {
+                finetune_epochs: 1,
+                ..config(Algorithm::Proxyless, 2)
+            },
         )
         .with_cost("flops", counts.flops())
         .with_penalty(penalty)
@@ -464,6 +467,7 @@ mod oneshot {
         assert_eq!(steps, 2 * train.len().div_ceil(32));
         space.search_space().validate(&summary.best).unwrap();
         assert!(summary.metrics["accuracy"] >= 0.0 && summary.metrics["flops"] > 0.0);
+        assert!((0.0..=1.0).contains(&summary.metrics["finetuned_accuracy"]));
         let best = std::fs::read_to_string(dir.path().join(BEST_FILE)).unwrap();
         assert_eq!(Sample::from_json(best.trim()).unwrap(), summary.best);
         let epochs: Vec<EpochRecord> = read_lines(&dir.path().join(SUPERNET_LOG));

@@ -25,6 +25,9 @@ pub enum LatencyCommand {
     Predict(PredictArgs),
     /// Measure random samples end to end and compare them with a table's predictions.
     Evaluate(EvaluateArgs),
+    /// Rank the same random samples on several devices (their tables, optionally measured) and
+    /// compare the rankings.
+    Compare(CompareArgs),
 }
 
 pub fn run(command: &LatencyCommand) -> anyhow::Result<()> {
@@ -33,6 +36,7 @@ pub fn run(command: &LatencyCommand) -> anyhow::Result<()> {
         LatencyCommand::Build(args) => build(args),
         LatencyCommand::Predict(args) => predict(args),
         LatencyCommand::Evaluate(args) => evaluate(args),
+        LatencyCommand::Compare(args) => compare(args),
     }
 }
 
@@ -319,5 +323,105 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     );
     println!("| Kendall tau | {:.3} |", accuracy.kendall_tau);
     println!("| Spearman rho | {:.3} |", accuracy.spearman_rho);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Tables of one space and input, built on different devices.
+    #[arg(long, num_args = 2.., required = true)]
+    tables: Vec<PathBuf>,
+    /// Random samples ranked on every device.
+    #[arg(long, default_value_t = 100)]
+    samples: usize,
+    /// Seed of the samples.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also measure the samples end to end on these devices, one per table, in order.
+    #[arg(long, num_args = 1..)]
+    measure: Vec<String>,
+}
+
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.samples >= 2, "--samples must be at least 2");
+    let mut tables = Vec::with_capacity(args.tables.len());
+    for path in &args.tables {
+        tables.push(load_table(path)?);
+    }
+    let (_, space) = &tables[0];
+    for ((_, other), path) in tables.iter().zip(&args.tables).skip(1) {
+        anyhow::ensure!(
+            other.name() == space.name() && other.input() == space.input(),
+            "{} is for `{}` at {}, not `{}` at {}",
+            path.display(),
+            other.name(),
+            other.input(),
+            space.name(),
+            space.input()
+        );
+    }
+    anyhow::ensure!(
+        args.measure.is_empty() || args.measure.len() == tables.len(),
+        "--measure names one device per table ({} tables)",
+        tables.len()
+    );
+    let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(args.seed);
+    let samples = (0..args.samples)
+        .map(|_| space.search_space().random_sample(&mut rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
+    for (predictor, _) in &tables {
+        let predicted = samples
+            .iter()
+            .map(|sample| predictor.predict(sample))
+            .collect::<Result<Vec<_>, _>>()?;
+        columns.push((
+            format!("{} (table)", predictor.file().device.device),
+            predicted,
+        ));
+    }
+    for (name, (predictor, _)) in args.measure.iter().zip(&tables) {
+        let device = device::parse(name)?;
+        predictor.check_device(&device)?;
+        let profiler = LatencyProfiler::new(space.clone(), device, LatencyConfig::default())?;
+        let bar = bar(samples.len(), &format!("samples measured on {name}"));
+        let mut measured = Vec::with_capacity(samples.len());
+        for sample in &samples {
+            measured.push(profiler.measure(sample)?.median_ms);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        columns.push((
+            format!("{} (measured)", predictor.file().device.device),
+            measured,
+        ));
+    }
+    println!(
+        "`{}` at {}: {} random samples (seed {})\n",
+        space.name(),
+        space.input(),
+        samples.len(),
+        args.seed
+    );
+    println!("| ranking | median ms | slowest / fastest |\n| --- | --- | --- |");
+    for (name, values) in &columns {
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "| {name} | {:.4} | {:.2} |",
+            sorted[sorted.len() / 2],
+            sorted[sorted.len() - 1] / sorted[0]
+        );
+    }
+    println!("\n| a | b | Kendall tau | Spearman rho |\n| --- | --- | --- | --- |");
+    for (i, (a, x)) in columns.iter().enumerate() {
+        for (b, y) in &columns[i + 1..] {
+            println!(
+                "| {a} | {b} | {:.3} | {:.3} |",
+                hwnas_profiler::rank::kendall_tau(x, y),
+                hwnas_profiler::rank::spearman_rho(x, y)
+            );
+        }
+    }
     Ok(())
 }

@@ -92,6 +92,9 @@ pub struct OneShotArgs {
     /// Images per step.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Epochs the chosen subnet then trains alone from its inherited weights.
+    #[arg(long, default_value_t = 0)]
+    finetune_epochs: usize,
     /// Adam's learning rate for the weights.
     #[arg(long, default_value_t = 0.01)]
     weight_lr: f64,
@@ -175,6 +178,7 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         },
         batch_size: args.batch_size,
         search_trials: args.trials,
+        finetune_epochs: args.finetune_epochs,
         split_seed: 0,
         ..OneShotRunConfig::default()
     };

@@ -460,6 +460,30 @@ fn cli_latency_measure_build_predict_evaluate() {
         "{stdout}"
     );
 
+    // The same table twice ranks the samples identically; measuring on flex adds a column.
+    let (code, stdout, stderr) = run(
+        &[
+            "latency",
+            "compare",
+            "--tables",
+            table_arg,
+            table_arg,
+            "--samples",
+            "5",
+            "--measure",
+            "flex",
+            "flex",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout
+            .contains("| Device<Flex(Cpu)> (table) | Device<Flex(Cpu)> (table) | 1.000 | 1.000 |"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("(measured)").count(), 2 + 2 * 3, "{stdout}");
+
     let cases: &[(&[&str], &str, &str)] = &[
         (
             &["latency", "predict", "--table", table_arg, "--sample", "-"],

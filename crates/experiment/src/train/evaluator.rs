@@ -6,6 +6,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::Device;
+use hwnas_space::module::Network;
 use hwnas_space::{ModelSpace, Sample};
 use hwnas_strategy::{Decision, Metrics};
 use serde::{Deserialize, Serialize};
@@ -143,8 +144,21 @@ impl Evaluator for TrainingEvaluator {
         context: &TrialContext<'_>,
     ) -> Result<Metrics, EvaluationError> {
         self.device.seed(context.seed());
+        let network = self.space.freeze(sample, &self.device.clone().autodiff())?;
+        self.train(network, context)
+    }
+}
+
+impl TrainingEvaluator {
+    /// Trains `network`, a network of the space on the evaluator's device with autodiff (fresh
+    /// from `freeze`, or exported from a supernet to fine-tune), and reports its validation
+    /// accuracy after every epoch.
+    pub fn train(
+        &self,
+        mut network: Network,
+        context: &TrialContext<'_>,
+    ) -> Result<Metrics, EvaluationError> {
         let device = self.device.clone().autodiff();
-        let mut network = self.space.freeze(sample, &device)?;
         let mut optimizer = match self.config.optimizer {
             OptimizerKind::Sgd { momentum } => SgdConfig::new()
                 .with_momentum(Some(

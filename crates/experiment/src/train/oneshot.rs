@@ -13,7 +13,7 @@ use hwnas_strategy::oneshot::{HardwarePenalty, OneShotConfig, OneShotTrainer};
 use hwnas_strategy::{EvolutionConfig, Metrics, Objective, RangeFilter, Status};
 use serde::{Deserialize, Serialize};
 
-use super::{ImageBatch, ImageBatcher, ImageSet, accuracy};
+use super::{ImageBatch, ImageBatcher, ImageSet, TrainingConfig, TrainingEvaluator, accuracy};
 use crate::experiment::write_atomic;
 use crate::{
     BEST_FILE, EvaluationError, Experiment, ExperimentConfig, ExperimentError, LOG_FILE, Summary,
@@ -39,6 +39,11 @@ pub struct OneShotRunConfig {
     pub calibration_size: usize,
     /// SPOS: subnets the evolution over inherited weights evaluates.
     pub search_trials: usize,
+    /// Epochs the chosen subnet trains alone, from its inherited weights, after the search (0:
+    /// none). Its accuracy is then `finetuned_accuracy`.
+    pub finetune_epochs: usize,
+    /// Peak learning rate of the fine-tune (Adam, cosine decay).
+    pub finetune_learning_rate: f64,
 }
 
 impl Default for OneShotRunConfig {
@@ -50,6 +55,8 @@ impl Default for OneShotRunConfig {
             split_seed: 0,
             calibration_size: 256,
             search_trials: 100,
+            finetune_epochs: 0,
+            finetune_learning_rate: 0.003,
         }
     }
 }
@@ -330,9 +337,10 @@ impl<'a> OneShotRun<'a> {
             let best = trainer
                 .chosen()
                 .ok_or_else(|| invalid("the space has no valid sample".into()))?;
-            let metrics = self
+            let mut metrics = self
                 .evaluate(trainer.supernet(), &best, &calibration, &*eval_loader)
                 .map_err(|e| invalid(e.to_string()))?;
+            self.finetune(trainer.supernet(), &best, &mut metrics)?;
             write_atomic(&self.dir.join(BEST_FILE), format!("{best}\n").as_bytes())?;
             return Ok(OneShotSummary {
                 best,
@@ -387,12 +395,46 @@ impl<'a> OneShotRun<'a> {
             .best
             .clone()
             .ok_or_else(|| invalid("no subnet within the budget was evaluated".into()))?;
+        let mut metrics = best.metrics;
+        self.finetune(supernet, &best.sample, &mut metrics)?;
         Ok(OneShotSummary {
             best: best.sample,
-            metrics: best.metrics,
+            metrics,
             epochs,
             search: Some(summary),
         })
+    }
+
+    /// Trains `sample`'s subnet alone from its inherited weights, if asked, and records its
+    /// accuracy as `finetuned_accuracy`.
+    fn finetune(
+        &self,
+        supernet: &Supernet,
+        sample: &Sample,
+        metrics: &mut Metrics,
+    ) -> Result<(), ExperimentError> {
+        if self.config.finetune_epochs == 0 {
+            return Ok(());
+        }
+        let training = TrainingConfig {
+            epochs: self.config.finetune_epochs,
+            batch_size: self.config.batch_size,
+            learning_rate: self.config.finetune_learning_rate,
+            validation_share: self.config.validation_share,
+            split_seed: self.config.split_seed,
+            ..TrainingConfig::default()
+        };
+        let failed = |e: EvaluationError| ExperimentError::Config(format!("fine-tune: {e}"));
+        let evaluator =
+            TrainingEvaluator::new(self.space.clone(), self.data, training, self.device.clone())
+                .map_err(failed)?;
+        let network = supernet.export(sample).map_err(|e| failed(e.into()))?;
+        let seed = self.config.oneshot.seed;
+        let tuned = evaluator
+            .train(network, &TrialContext::standalone(0, seed))
+            .map_err(failed)?;
+        metrics.insert("finetuned_accuracy".into(), tuned["accuracy"]);
+        Ok(())
     }
 
     /// Validation accuracy of `sample` with the supernet's weights (its BatchNorms recalibrated),
