@@ -65,7 +65,7 @@ pub struct StepReport {
     pub loss: f64,
     /// Architecture loss (with the penalty), when the step updated the architecture.
     pub arch_loss: Option<f64>,
-    /// Expected cost of the architecture distribution, when a penalty is set.
+    /// Expected cost of the architecture distribution, when the step applied a penalty.
     pub expected_cost: Option<f64>,
     /// The subnet a sampling step trained.
     pub sample: Option<Sample>,
@@ -244,8 +244,6 @@ impl OneShotTrainer {
                 arch,
                 gradients,
             ));
-        } else if let Some(penalty) = &self.penalty {
-            report.expected_cost = self.chosen().and_then(|sample| penalty.cost(&sample));
         }
         let mixes = self.mixes(epoch, false);
         let (images, targets) = train;
