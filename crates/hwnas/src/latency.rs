@@ -370,15 +370,16 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .map(|_| space.search_space().random_sample(&mut rng))
         .collect::<Result<Vec<_>, _>>()?;
     let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
-    for (predictor, _) in &tables {
+    for ((predictor, _), path) in tables.iter().zip(&args.tables) {
         let predicted = samples
             .iter()
             .map(|sample| predictor.predict(sample))
             .collect::<Result<Vec<_>, _>>()?;
-        columns.push((
-            format!("{} (table)", predictor.file().device.device),
-            predicted,
-        ));
+        let name = path
+            .file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy();
+        columns.push((format!("{name} (predicted)"), predicted));
     }
     for (name, (predictor, _)) in args.measure.iter().zip(&tables) {
         let device = device::parse(name)?;
@@ -391,18 +392,20 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        columns.push((
-            format!("{} (measured)", predictor.file().device.device),
-            measured,
-        ));
+        columns.push((format!("{name} (measured)"), measured));
     }
     println!(
-        "`{}` at {}: {} random samples (seed {})\n",
+        "`{}` at {}: {} random samples (seed {})",
         space.name(),
         space.input(),
         samples.len(),
         args.seed
     );
+    for (path, (predictor, _)) in args.tables.iter().zip(&tables) {
+        let device = &predictor.file().device;
+        println!("{}: {} ({})", path.display(), device.device, device.cpu);
+    }
+    println!();
     println!("| ranking | median ms | slowest / fastest |\n| --- | --- | --- |");
     for (name, values) in &columns {
         let mut sorted = values.clone();

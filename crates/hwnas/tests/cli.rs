@@ -478,8 +478,7 @@ fn cli_latency_measure_build_predict_evaluate() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout
-            .contains("| Device<Flex(Cpu)> (table) | Device<Flex(Cpu)> (table) | 1.000 | 1.000 |"),
+        stdout.contains("| table.json (predicted) | table.json (predicted) | 1.000 | 1.000 |"),
         "{stdout}"
     );
     assert_eq!(stdout.matches("(measured)").count(), 2 + 2 * 3, "{stdout}");
