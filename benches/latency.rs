@@ -27,19 +27,11 @@ fn proxylessnas_64() -> ModelSpace {
 /// The smallest, the default and the largest sample (first, first valid, last choice of each).
 fn samples(space: &ModelSpace) -> Vec<(&'static str, Sample)> {
     let search_space = space.search_space();
-    let at = |last: bool| {
-        let indices: Vec<usize> = search_space
-            .choices()
-            .iter()
-            .map(|c| if last { c.len() - 1 } else { 0 })
-            .collect();
-        search_space.sample_at(&indices)
-    };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
     vec![
-        ("first", at(false)),
+        ("first", search_space.edge_sample(false)),
         ("random", search_space.random_sample(&mut rng).unwrap()),
-        ("last", at(true)),
+        ("last", search_space.edge_sample(true)),
     ]
 }
 

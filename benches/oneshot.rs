@@ -24,13 +24,7 @@ fn batch(device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
 
 /// Every decision at its last value: widest stages, deepest, kernel 5, expansion 6.
 fn largest(space: &ModelSpace) -> Sample {
-    let search_space = space.search_space();
-    let indices: Vec<usize> = search_space
-        .choices()
-        .iter()
-        .map(|choice| choice.values.len() - 1)
-        .collect();
-    search_space.sample_at(&indices)
+    space.search_space().edge_sample(true)
 }
 
 /// One step of supernet training: for the gradient-based algorithms an architecture step on one

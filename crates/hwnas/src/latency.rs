@@ -344,21 +344,10 @@ pub struct CompareArgs {
 
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.samples >= 2, "--samples must be at least 2");
-    let mut tables = Vec::with_capacity(args.tables.len());
-    for path in &args.tables {
-        tables.push(load_table(path)?);
-    }
-    let (_, space) = &tables[0];
-    for ((_, other), path) in tables.iter().zip(&args.tables).skip(1) {
-        anyhow::ensure!(
-            other.name() == space.name() && other.input() == space.input(),
-            "{} is for `{}` at {}, not `{}` at {}",
-            path.display(),
-            other.name(),
-            other.input(),
-            space.name(),
-            space.input()
-        );
+    let (first, space) = load_table(&args.tables[0])?;
+    let mut tables = vec![first];
+    for path in &args.tables[1..] {
+        tables.push(load_table_for(path, &space)?);
     }
     anyhow::ensure!(
         args.measure.is_empty() || args.measure.len() == tables.len(),
@@ -370,7 +359,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .map(|_| space.search_space().random_sample(&mut rng))
         .collect::<Result<Vec<_>, _>>()?;
     let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
-    for ((predictor, _), path) in tables.iter().zip(&args.tables) {
+    for (predictor, path) in tables.iter().zip(&args.tables) {
         let predicted = samples
             .iter()
             .map(|sample| predictor.predict(sample))
@@ -381,7 +370,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             .to_string_lossy();
         columns.push((format!("{name} (predicted)"), predicted));
     }
-    for (name, (predictor, _)) in args.measure.iter().zip(&tables) {
+    for (name, predictor) in args.measure.iter().zip(&tables) {
         let device = device::parse(name)?;
         predictor.check_device(&device)?;
         let profiler = LatencyProfiler::new(space.clone(), device, LatencyConfig::default())?;
@@ -401,7 +390,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         samples.len(),
         args.seed
     );
-    for (path, (predictor, _)) in args.tables.iter().zip(&tables) {
+    for (path, predictor) in args.tables.iter().zip(&tables) {
         let device = &predictor.file().device;
         println!("{}: {} ({})", path.display(), device.device, device.cpu);
     }

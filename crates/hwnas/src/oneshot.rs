@@ -182,8 +182,8 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         split_seed: 0,
         ..OneShotRunConfig::default()
     };
-    let total = data.len() as f64 * (1.0 - config.validation_share) / args.batch_size as f64;
-    let bar = ProgressBar::new((total.ceil() as u64) * args.epochs as u64);
+    // The run reports the number of steps with the first one.
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  eta {eta}")
             .expect("the template is valid"),

@@ -214,15 +214,10 @@ mod latency {
     /// The deepest, widest and the shallowest, narrowest sample of `mobile-micro`.
     fn extremes(space: &ModelSpace) -> (Sample, Sample) {
         let search_space = space.search_space();
-        let pick = |last: bool| {
-            let indices: Vec<usize> = search_space
-                .choices()
-                .iter()
-                .map(|c| if last { c.len() - 1 } else { 0 })
-                .collect();
-            search_space.sample_at(&indices)
-        };
-        (pick(true), pick(false))
+        (
+            search_space.edge_sample(true),
+            search_space.edge_sample(false),
+        )
     }
 
     #[test]

@@ -301,6 +301,17 @@ impl SearchSpace {
         Sample::from_sorted(entries)
     }
 
+    /// Every decision at its first candidate (`last = false`) or its last one; constraints are not
+    /// checked. The extremes of a space that orders its candidates from small to large.
+    pub fn edge_sample(&self, last: bool) -> Sample {
+        let indices: Vec<usize> = self
+            .choices
+            .iter()
+            .map(|choice| if last { choice.len() - 1 } else { 0 })
+            .collect();
+        self.sample_at(&indices)
+    }
+
     /// Draws choice indices uniformly at random, redrawing while a constraint is violated.
     pub fn random_indices<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Vec<usize>, SpaceError> {
         let mut indices = vec![0; self.choices.len()];

@@ -357,12 +357,8 @@ impl<'a> OneShotRun<'a> {
         let evaluate =
             |sample: &Sample, _: &TrialContext<'_>| -> Result<Metrics, EvaluationError> {
                 let eval_loader = loader(&valid, 256, None, &eval_device);
-                let network = supernet.export(sample)?.recalibrate(calibration.clone());
-                let network = burn::module::Module::valid(&network);
-                Ok(Metrics::from([(
-                    "accuracy".to_string(),
-                    accuracy(&network, &*eval_loader)?,
-                )]))
+                let accuracy = inherited_accuracy(supernet, sample, &calibration, &*eval_loader)?;
+                Ok(Metrics::from([("accuracy".to_string(), accuracy)]))
             };
         let evolution = EvolutionConfig {
             population_size: (config.search_trials / 4).clamp(2, 100),
@@ -446,14 +442,25 @@ impl<'a> OneShotRun<'a> {
         calibration: &burn::tensor::Tensor<4>,
         loader: &dyn DataLoader<ImageBatch>,
     ) -> Result<Metrics, EvaluationError> {
-        let network = supernet.export(sample)?.recalibrate(calibration.clone());
-        let network = burn::module::Module::valid(&network);
-        let mut metrics = Metrics::from([("accuracy".to_string(), accuracy(&network, loader)?)]);
+        let accuracy = inherited_accuracy(supernet, sample, calibration, loader)?;
+        let mut metrics = Metrics::from([("accuracy".to_string(), accuracy)]);
         for (metric, profiler) in &self.costs {
             metrics.insert(metric.clone(), profiler.profile(sample)?);
         }
         Ok(metrics)
     }
+}
+
+/// Validation accuracy of `sample` with the supernet's weights, its BatchNorms recalibrated on
+/// `calibration`.
+fn inherited_accuracy(
+    supernet: &Supernet,
+    sample: &Sample,
+    calibration: &burn::tensor::Tensor<4>,
+    loader: &dyn DataLoader<ImageBatch>,
+) -> Result<f64, EvaluationError> {
+    let network = supernet.export(sample)?.recalibrate(calibration.clone());
+    accuracy(&burn::module::Module::valid(&network), loader)
 }
 
 fn unix_now() -> f64 {

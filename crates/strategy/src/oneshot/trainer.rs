@@ -200,8 +200,7 @@ impl OneShotTrainer {
         };
         let algorithm = self.config.algorithm;
         if algorithm == Algorithm::Spos {
-            let sample = self.sample_subnet()?;
-            let indices = self.space.search_space().indices(&sample)?;
+            let (sample, indices) = self.sample_subnet()?;
             let (images, targets) = train;
             let logits = match self.supernet().forward_indices(&indices, images) {
                 Hidden::Flat(logits) => logits,
@@ -278,15 +277,16 @@ impl OneShotTrainer {
     }
 
     /// A uniformly random subnet (within the range, if any) whose layers fit their inputs.
-    fn sample_subnet(&mut self) -> Result<Sample, OneShotError> {
+    fn sample_subnet(&mut self) -> Result<(Sample, Vec<usize>), OneShotError> {
         let space = self.space.search_space();
         for _ in 0..crate::DEFAULT_RANGE_PATIENCE {
             let sample = match &self.range {
                 Some(range) => range.sample(space, &mut self.rng)?,
                 None => space.random_sample(&mut self.rng)?,
             };
-            if self.space.resolve(&sample)?.output_shape().is_ok() {
-                return Ok(sample);
+            let indices = space.indices(&sample)?;
+            if self.space.resolve_indices(&indices)?.output_shape().is_ok() {
+                return Ok((sample, indices));
             }
         }
         Err(OneShotError::Config(
