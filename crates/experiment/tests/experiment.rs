@@ -394,7 +394,7 @@ mod training {
 mod oneshot {
     use burn::tensor::Device;
     use hwnas_experiment::train::{
-        EpochRecord, ImageSet, OneShotRun, OneShotRunConfig, SUPERNET_LOG,
+        EpochRecord, ImageSet, OneShotRun, OneShotRunConfig, SUPERNET_LOG, SUPERNET_WEIGHTS,
     };
     use hwnas_experiment::{BEST_FILE, ExperimentError, Report};
     use hwnas_profiler::{CountOptions, CountProfiler, Profiler};
@@ -528,6 +528,57 @@ mod oneshot {
         let epochs: Vec<EpochRecord> = read_lines(&dir.path().join(SUPERNET_LOG));
         assert_eq!(epochs.len(), 1);
         assert!(epochs[0].chosen.is_none() && epochs[0].loss.is_finite());
+
+        // The trained supernet, searched again from its weights without training, under the same
+        // budget and seed, evaluates the same subnets to the same accuracies.
+        let again = tempfile::tempdir().unwrap();
+        let mut steps = 0;
+        let budget_flops = counts.flops();
+        OneShotRun::new(
+            again.path(),
+            space.clone(),
+            &data,
+            Device::flex(),
+            config(Algorithm::Spos, 1),
+        )
+        .with_cost("flops", counts.flops())
+        .with_budget(move |sample| budget_flops.profile(sample).is_ok_and(|f| f <= limit))
+        .from_trained(dir.path())
+        .on_step(|_, _| steps += 1)
+        .run()
+        .unwrap();
+        assert_eq!(steps, 0);
+        assert!(!again.path().join(SUPERNET_LOG).exists());
+        assert!(again.path().join(SUPERNET_WEIGHTS).exists());
+        let trials = |dir: &std::path::Path| -> Vec<(Sample, Option<f64>)> {
+            Report::load(dir)
+                .unwrap()
+                .records
+                .into_iter()
+                .map(|r| (r.sample, r.metrics.get("accuracy").copied()))
+                .collect()
+        };
+        assert_eq!(trials(again.path()), trials(dir.path()));
+
+        // Only SPOS searches a trained supernet again; a directory without weights is an error.
+        let run = |algorithm, from: &std::path::Path| {
+            let out = tempfile::tempdir().unwrap();
+            OneShotRun::new(
+                out.path(),
+                space.clone(),
+                &data,
+                Device::flex(),
+                config(algorithm, 1),
+            )
+            .from_trained(from)
+            .run()
+            .unwrap_err()
+            .to_string()
+        };
+        let error = run(Algorithm::Darts, dir.path());
+        assert!(error.contains("only SPOS"), "{error}");
+        let error = run(Algorithm::Spos, again.path().join("nowhere").as_path());
+        assert!(error.contains("cannot read"), "{error}");
     }
 
     #[test]

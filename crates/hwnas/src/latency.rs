@@ -7,7 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use hwnas_profiler::rank::PredictionAccuracy;
-use hwnas_profiler::{LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig};
+use hwnas_profiler::{
+    DEFAULT_INTERLEAVE, LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig,
+    Statistic,
+};
 use hwnas_space::{ModelSpace, Shape, hub};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -80,6 +83,10 @@ pub struct MeasureArgs {
     /// Timing budget per sample, milliseconds (at least 10 timed passes).
     #[arg(long, default_value_t = 200)]
     budget_ms: u64,
+    /// Samples held at once and timed in interleaved visits, so that a drifting machine slows
+    /// them alike (1: one sample after another).
+    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    interleave: u64,
     /// One JSON object per sample per line.
     #[arg(long)]
     json: bool,
@@ -94,12 +101,20 @@ fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
         budget: Duration::from_millis(args.budget_ms),
         ..LatencyConfig::default()
     };
-    let profiler = LatencyProfiler::new(space, device, config)?;
-    let mut out = std::io::stdout().lock();
+    // A bad sample is reported before any time is spent measuring the others.
     for (i, sample) in samples.iter().enumerate() {
-        let latency = profiler
-            .measure(sample)
+        space
+            .resolve(sample)
             .with_context(|| format!("sample #{}", i + 1))?;
+    }
+    let profiler = LatencyProfiler::new(space, device, config)?;
+    let bar = bar(samples.len(), "samples");
+    let latencies = profiler.measure_many(&samples, args.interleave as usize, &mut |done, _| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    for (sample, latency) in samples.iter().zip(latencies?) {
         if args.json {
             let line = json!({
                 "sample": sample, "median_ms": latency.median_ms, "mean_ms": latency.mean_ms,
@@ -147,6 +162,13 @@ pub struct BuildArgs {
     /// Timing budget per layer, milliseconds (at least 15 timed passes).
     #[arg(long, default_value_t = 40)]
     layer_budget_ms: u64,
+    /// What the table predicts: the median or the fastest of the timed passes (`min` is the
+    /// reproducible one on a shared or noisy machine).
+    #[arg(long, default_value = "median")]
+    statistic: Statistic,
+    /// Networks held at once and timed in interleaved visits.
+    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    interleave: u64,
 }
 
 fn build(args: &BuildArgs) -> anyhow::Result<()> {
@@ -157,6 +179,8 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         batch,
         fit_samples: args.fit_samples,
         seed: args.seed,
+        statistic: args.statistic,
+        interleave: args.interleave as usize,
         layer_timing: LatencyConfig {
             budget: Duration::from_millis(args.layer_budget_ms),
             ..defaults.layer_timing.clone()
@@ -285,44 +309,86 @@ pub struct EvaluateArgs {
     /// Device the table was built on.
     #[arg(long, default_value = "flex")]
     device: String,
+    /// Samples held at once and timed in interleaved visits.
+    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    interleave: u64,
+    /// Timing budget per sample, milliseconds (at least 10 timed passes).
+    #[arg(long, default_value_t = 200)]
+    budget_ms: u64,
+    /// Measure the samples a second time and compare the two measurements too: the ceiling that
+    /// the machine's own noise puts on any predictor.
+    #[arg(long)]
+    twice: bool,
 }
 
 fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let (predictor, space) = load_table(&args.table)?;
     let device = device::parse(&args.device)?;
     predictor.check_device(&device)?;
-    let bar = bar(args.samples, "samples");
-    let result = predictor.evaluate(
-        &space,
-        &device,
-        args.samples,
-        args.seed,
-        &LatencyConfig::default(),
-        &mut |done, _| bar.set_position(done as u64),
-    );
-    bar.finish_and_clear();
-    let (accuracy, _) = result?;
+    let runs = if args.twice { 2 } else { 1 };
+    let mut measurements = Vec::with_capacity(runs);
+    for run in 0..runs {
+        let what = if run == 0 { "samples" } else { "samples again" };
+        let bar = bar(args.samples, what);
+        let result = predictor.evaluate(
+            &space,
+            &device,
+            args.samples,
+            args.seed,
+            &LatencyConfig {
+                budget: Duration::from_millis(args.budget_ms),
+                ..LatencyConfig::default()
+            },
+            args.interleave as usize,
+            &mut |done, _| bar.set_position(done as u64),
+        );
+        bar.finish_and_clear();
+        measurements.push(result?);
+    }
     let file = predictor.file();
+    let mut columns = vec![("predicted vs measured", measurements[0].0.clone())];
+    if let [(_, first), (_, second)] = &measurements[..] {
+        let measured = |rows: &[hwnas_profiler::Evaluated]| -> Vec<f64> {
+            rows.iter().map(|row| row.measured_ms).collect()
+        };
+        columns.push((
+            "measured vs measured again",
+            PredictionAccuracy::new(&measured(first), &measured(second)),
+        ));
+    }
     println!(
-        "`{}` at {:?} on {}: {} held-out samples",
-        file.space, file.input, file.device, accuracy.n
+        "`{}` at {:?} on {}: {} held-out samples, {} latency",
+        file.space,
+        file.input,
+        file.device,
+        args.samples,
+        file.statistic.name()
     );
-    println!("| metric | value |\n| --- | --- |");
-    println!("| RMSE | {:.4} ms |", accuracy.rmse_ms);
+    let row = |name: &str, value: &dyn Fn(&PredictionAccuracy) -> String| {
+        let values: Vec<String> = columns.iter().map(|(_, a)| value(a)).collect();
+        println!("| {name} | {} |", values.join(" | "));
+    };
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     println!(
-        "| mean absolute percentage error | {:.2} % |",
-        accuracy.mape_percent
+        "| metric | {} |\n| --- |{}",
+        names.join(" | "),
+        " --- |".repeat(names.len())
     );
-    println!(
-        "| within +-5 % | {:.1} % |",
-        100.0 * accuracy.within_5_percent
-    );
-    println!(
-        "| within +-10 % | {:.1} % |",
-        100.0 * accuracy.within_10_percent
-    );
-    println!("| Kendall tau | {:.3} |", accuracy.kendall_tau);
-    println!("| Spearman rho | {:.3} |", accuracy.spearman_rho);
+    row("RMSE", &|a| format!("{:.4} ms", a.rmse_ms));
+    row("mean absolute percentage error", &|a| {
+        format!("{:.2} %", a.mape_percent)
+    });
+    row("within +-5 %", &|a| {
+        format!("{:.1} %", 100.0 * a.within_5_percent)
+    });
+    row("within +-10 %", &|a| {
+        format!("{:.1} %", 100.0 * a.within_10_percent)
+    });
+    row("Kendall tau", &|a| format!("{:.3}", a.kendall_tau));
+    row("Spearman rho", &|a| format!("{:.3}", a.spearman_rho));
+    row("measured / predicted (median)", &|a| {
+        format!("{:.3}", a.median_ratio)
+    });
     Ok(())
 }
 
@@ -340,6 +406,12 @@ pub struct CompareArgs {
     /// Also measure the samples end to end on these devices, one per table, in order.
     #[arg(long, num_args = 1..)]
     measure: Vec<String>,
+    /// Timing budget per sample and device, milliseconds (at least 10 timed passes).
+    #[arg(long, default_value_t = 200)]
+    budget_ms: u64,
+    /// Samples held at once and timed in interleaved visits.
+    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    interleave: u64,
 }
 
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
@@ -373,14 +445,18 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     for (name, predictor) in args.measure.iter().zip(&tables) {
         let device = device::parse(name)?;
         predictor.check_device(&device)?;
-        let profiler = LatencyProfiler::new(space.clone(), device, LatencyConfig::default())?;
+        let timing = LatencyConfig {
+            budget: Duration::from_millis(args.budget_ms),
+            ..LatencyConfig::default()
+        };
+        let profiler = LatencyProfiler::new(space.clone(), device, timing)?;
         let bar = bar(samples.len(), &format!("samples measured on {name}"));
-        let mut measured = Vec::with_capacity(samples.len());
-        for sample in &samples {
-            measured.push(profiler.measure(sample)?.median_ms);
-            bar.inc(1);
-        }
+        let measured = profiler.measure_many(&samples, args.interleave as usize, &mut |done, _| {
+            bar.set_position(done as u64)
+        });
         bar.finish_and_clear();
+        let statistic = predictor.file().statistic;
+        let measured = measured?.iter().map(|l| l.get(statistic)).collect();
         columns.push((format!("{name} (measured)"), measured));
     }
     println!(

@@ -101,9 +101,13 @@ pub struct OneShotArgs {
     /// Adam's learning rate for the architecture parameters.
     #[arg(long, default_value_t = 0.03)]
     arch_lr: f64,
-    /// Experiment directory (trials.jsonl, supernet.jsonl, best.json, plots).
+    /// Experiment directory (trials.jsonl, supernet.jsonl, best.json, supernet.bpk, plots).
     #[arg(long)]
     out: PathBuf,
+    /// SPOS: search the supernet an earlier run trained into this directory instead of training
+    /// one (`--epochs` is then unused), e.g. under another `--max-cost`.
+    #[arg(long)]
+    from: Option<PathBuf>,
     /// Seed of the path sampling, the data order and the device.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -130,6 +134,9 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         bail!("--epochs, --batch-size and --trials must be at least 1");
     }
     let spos = algorithm == Algorithm::Spos;
+    if args.from.is_some() && !spos {
+        bail!("--from searches a trained supernet again, which only spos does");
+    }
     if spos && args.baseline.is_some() {
         bail!("spos learns no distribution to penalise: bound the cost with --min-cost/--max-cost");
     }
@@ -208,6 +215,9 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         });
     if let Some(latency) = latency {
         run = run.with_cost("latency_ms", latency);
+    }
+    if let Some(trained) = &args.from {
+        run = run.from_trained(trained);
     }
     if let (Some(cost), Some(baseline)) = (&cost, args.baseline) {
         let config = PenaltyConfig {

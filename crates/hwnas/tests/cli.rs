@@ -187,6 +187,32 @@ fn cli_bad_input_exits_2_with_one_clear_message() {
                 "mobile-micro",
                 "--out",
                 "/tmp/x",
+                "--from",
+                "/tmp",
+            ],
+            "",
+            "which only spos does",
+        ),
+        (
+            &[
+                "oneshot",
+                "mobile-micro",
+                "--out",
+                "/tmp/hwnas-cli-unused",
+                "--strategy",
+                "spos",
+                "--from",
+                "/nonexistent",
+            ],
+            "",
+            "cannot read /nonexistent/supernet.bpk",
+        ),
+        (
+            &[
+                "oneshot",
+                "mobile-micro",
+                "--out",
+                "/tmp/x",
                 "--strategy",
                 "enas",
             ],
@@ -417,6 +443,10 @@ fn cli_latency_measure_build_predict_evaluate() {
         "3",
         "--layer-budget-ms",
         "1",
+        "--statistic",
+        "min",
+        "--interleave",
+        "16",
     ];
     let (code, stdout, stderr) = run(&args, "");
     assert_eq!(code, 0, "{stderr}");
@@ -424,6 +454,9 @@ fn cli_latency_measure_build_predict_evaluate() {
         stdout.contains("distinct layers of `mobile-micro`"),
         "{stdout}"
     );
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+    assert_eq!(file["statistic"], "min");
 
     let (code, stdout, stderr) = run(
         &[
@@ -451,12 +484,21 @@ fn cli_latency_measure_build_predict_evaluate() {
             table_arg,
             "--samples",
             "4",
+            "--budget-ms",
+            "5",
+            "--twice",
         ],
         "",
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains("| Kendall tau |") && stdout.contains("| within +-10 % |"),
+        stdout.contains("4 held-out samples, min latency")
+            && stdout.contains("| metric | predicted vs measured | measured vs measured again |")
+            && stdout
+                .lines()
+                .any(|l| l.starts_with("| Kendall tau |") && l.matches('|').count() == 4)
+            && stdout.contains("| within +-10 % |")
+            && stdout.contains("| measured / predicted (median) |"),
         "{stdout}"
     );
 
@@ -483,11 +525,42 @@ fn cli_latency_measure_build_predict_evaluate() {
     );
     assert_eq!(stdout.matches("(measured)").count(), 2 + 2 * 3, "{stdout}");
 
+    let two_samples = format!("{}\n{PROXYLESS_MOBILE}\n", samples.lines().next().unwrap());
     let cases: &[(&[&str], &str, &str)] = &[
         (
             &["latency", "predict", "--table", table_arg, "--sample", "-"],
             PROXYLESS_MOBILE,
             "missing label",
+        ),
+        (
+            &["latency", "measure", "mobile-micro", "--sample", "-"],
+            &two_samples,
+            "sample #2",
+        ),
+        (
+            &[
+                "latency",
+                "build",
+                "mobile-micro",
+                "--out",
+                "/tmp/unused.json",
+                "--statistic",
+                "mean",
+            ],
+            "",
+            "median or min",
+        ),
+        (
+            &[
+                "latency",
+                "evaluate",
+                "--table",
+                table_arg,
+                "--interleave",
+                "0",
+            ],
+            "",
+            "--interleave",
         ),
         (
             &[

@@ -22,6 +22,43 @@ pub struct LatencyConfig {
     pub max_runs: usize,
     /// Timing stops once this much was spent and `min_runs` are done.
     pub budget: Duration,
+    /// The statistic of the timed passes that `profile` reports.
+    #[serde(default)]
+    pub statistic: Statistic,
+}
+
+/// Which statistic of the timed passes stands for a network's latency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Statistic {
+    /// The typical pass.
+    #[default]
+    Median,
+    /// The fastest pass: what the network costs when nothing else slows the machine; on a shared
+    /// or noisy machine the most reproducible of the two.
+    Min,
+}
+
+impl Statistic {
+    /// Its name on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Median => "median",
+            Self::Min => "min",
+        }
+    }
+}
+
+impl std::str::FromStr for Statistic {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "median" => Ok(Self::Median),
+            "min" => Ok(Self::Min),
+            _ => Err(format!("unknown statistic `{name}`: median or min")),
+        }
+    }
 }
 
 impl Default for LatencyConfig {
@@ -32,6 +69,7 @@ impl Default for LatencyConfig {
             min_runs: 10,
             max_runs: 200,
             budget: Duration::from_millis(200),
+            statistic: Statistic::Median,
         }
     }
 }
@@ -58,6 +96,14 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// The value of `statistic`, ms.
+    pub fn get(&self, statistic: Statistic) -> f64 {
+        match statistic {
+            Statistic::Median => self.median_ms,
+            Statistic::Min => self.min_ms,
+        }
+    }
+
     /// Statistics over per-pass times in milliseconds (not empty).
     pub fn from_times(mut times: Vec<f64>, input: Vec<usize>, device: String) -> Self {
         times.sort_by(f64::total_cmp);
@@ -88,7 +134,7 @@ impl Latency {
 
 /// Latency measured on a real burn device: freeze, warm up, then time `forward` between syncs.
 ///
-/// The median of a sample is cached by its stable hash, so a filter and the trial log that ask
+/// The latency of a sample is cached by its stable hash, so a filter and the trial log that ask
 /// for the same sample measure it once.
 pub struct LatencyProfiler {
     space: ModelSpace,
@@ -119,14 +165,37 @@ impl LatencyProfiler {
 
     /// Measures `sample` now (never cached).
     pub fn measure(&self, sample: &Sample) -> Result<Latency, ProfileError> {
-        let network = self.space.freeze(sample, &self.device)?;
+        Ok(self
+            .measure_many(std::slice::from_ref(sample), 1, &mut |_, _| {})?
+            .remove(0))
+    }
+
+    /// Measures `samples` now, interleaved (see [`time_interleaved`]), in groups of at most
+    /// `group` networks held at once; `progress(done, total)` follows the groups.
+    pub fn measure_many(
+        &self,
+        samples: &[Sample],
+        group: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Latency>, ProfileError> {
         let dims = self.space.input().with_batch(self.config.batch);
-        let times = time_forward(&network, &dims, &self.device, &self.config)?;
-        Ok(Latency::from_times(
-            times,
-            dims,
-            format!("{:?}", self.device),
-        ))
+        let mut latencies = Vec::with_capacity(samples.len());
+        for chunk in samples.chunks(group.max(1)) {
+            progress(latencies.len(), samples.len());
+            let networks = chunk
+                .iter()
+                .map(|sample| Ok((self.space.freeze(sample, &self.device)?, dims.clone())))
+                .collect::<Result<Vec<_>, ProfileError>>()?;
+            for times in time_interleaved(&networks, &self.device, &self.config)? {
+                latencies.push(Latency::from_times(
+                    times,
+                    dims.clone(),
+                    format!("{:?}", self.device),
+                ));
+            }
+        }
+        progress(latencies.len(), samples.len());
+        Ok(latencies)
     }
 
     /// The device it measures on.
@@ -140,60 +209,118 @@ impl LatencyProfiler {
     }
 }
 
-/// Times `network.forward` on a random input of `dims` (batch first): warm-up passes, then timed
-/// passes with a device sync inside the timed region, per `config`. Times in milliseconds.
-pub fn time_forward(
-    network: &Network,
-    dims: &[usize],
+/// Times several networks in interleaved visits, so that a machine whose speed drifts (a shared
+/// VM, a CPU changing frequency, a GPU warming up) slows each of them alike instead of whichever
+/// happened to be measured during a slow spell. Times in milliseconds, one list per network.
+///
+/// Each network reads a random input of its own dims (batch first). Every network first runs
+/// `warmup` untimed passes. Each visit to a network after another one ran starts with an untimed
+/// pass (its weights back into cache, as in a back-to-back measurement) unless its passes last a
+/// whole visit, then times passes, a device sync inside the timed region, for [`INTERLEAVED_VISIT`] (at least
+/// one). Visits go
+/// round-robin, starting one network later each round, until every network has `min_runs` passes
+/// and `budget` of timed time, or `max_runs` passes. Networks with fewer than `min_runs` passes
+/// keep being visited after the others stop.
+pub fn time_interleaved(
+    networks: &[(Network, Vec<usize>)],
     device: &Device,
     config: &LatencyConfig,
-) -> Result<Vec<f64>, ProfileError> {
-    let [n, c, h, w] = dims[..] else {
-        return Err(ProfileError::Unsupported(format!(
-            "latency needs an image input, got {dims:?}"
-        )));
-    };
-    let input = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), device);
+) -> Result<Vec<Vec<f64>>, ProfileError> {
+    let inputs = networks
+        .iter()
+        .map(|(_, dims)| match dims[..] {
+            [n, c, h, w] => Ok(Tensor::<4>::random(
+                [n, c, h, w],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            )),
+            _ => Err(ProfileError::Unsupported(format!(
+                "latency needs an image input, got {dims:?}"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let sync = || {
         device
             .sync()
             .map_err(|e| ProfileError::Unsupported(format!("device failed: {e:?}")))
     };
-    for _ in 0..config.warmup {
-        let _ = network.forward(input.clone());
-        sync()?;
-    }
-    let mut times = Vec::with_capacity(config.min_runs);
-    let began = Instant::now();
-    while times.len() < config.max_runs
-        && (times.len() < config.min_runs || began.elapsed() < config.budget)
-    {
+    let pass = |i: usize| {
         let start = Instant::now();
-        let _ = network.forward(input.clone());
+        let _ = networks[i].0.forward(inputs[i].clone());
         sync()?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
+        Ok::<_, ProfileError>(start.elapsed())
+    };
+    // The last pass of each network: one that lasts a whole visit gains nothing from a re-warm.
+    let mut last_pass = vec![Duration::ZERO; networks.len()];
+    for (i, last_pass) in last_pass.iter_mut().enumerate() {
+        for _ in 0..config.warmup {
+            *last_pass = pass(i)?;
+        }
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(config.min_runs); networks.len()];
+    let mut spent = vec![Duration::ZERO; networks.len()];
+    let done = |times: &[f64], spent: Duration| {
+        times.len() >= config.max_runs || (times.len() >= config.min_runs && spent >= config.budget)
+    };
+    let mut last = None;
+    for round in 0.. {
+        let mut visited = false;
+        for k in 0..networks.len() {
+            let i = (k + round) % networks.len();
+            if done(&times[i], spent[i]) {
+                continue;
+            }
+            visited = true;
+            if last != Some(i) && last_pass[i] < INTERLEAVED_VISIT {
+                pass(i)?;
+            }
+            last = Some(i);
+            let visit = Instant::now();
+            loop {
+                let elapsed = pass(i)?;
+                times[i].push(elapsed.as_secs_f64() * 1e3);
+                spent[i] += elapsed;
+                last_pass[i] = elapsed;
+                if visit.elapsed() >= INTERLEAVED_VISIT || done(&times[i], spent[i]) {
+                    break;
+                }
+            }
+        }
+        if !visited {
+            break;
+        }
     }
     Ok(times)
 }
 
+/// Networks held at once by default when timing interleaved: enough to spread a slow spell of the
+/// machine over many of them, few enough that they do not slow each other (on wgpu with Mesa's
+/// software driver, 100 resident `mobile-micro` networks each ran 1.76x slower than 34 did).
+pub const DEFAULT_INTERLEAVE: usize = 32;
+
+/// How long one visit of [`time_interleaved`] times a network before moving to the next: short
+/// enough that a slow spell of the machine is spread over many networks, long enough that
+/// switching networks costs little.
+pub const INTERLEAVED_VISIT: Duration = Duration::from_millis(10);
+
 impl Profiler for LatencyProfiler {
-    /// The median latency in milliseconds.
+    /// The latency in milliseconds, as the configured statistic.
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
         let key = sample.stable_hash();
-        if let Some(&median) = self
+        if let Some(&latency) = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return Ok(median);
+            return Ok(latency);
         }
-        let median = self.measure(sample)?.median_ms;
+        let latency = self.measure(sample)?.get(self.config.statistic);
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, median);
-        Ok(median)
+            .insert(key, latency);
+        Ok(latency)
     }
 }
 

@@ -40,7 +40,10 @@ pub use error::ProfileError;
 #[cfg(feature = "burn")]
 pub use fingerprint::{BURN_VERSION, DeviceFingerprint};
 #[cfg(feature = "burn")]
-pub use latency::{Latency, LatencyConfig, LatencyProfiler, time_forward};
+pub use latency::{
+    DEFAULT_INTERLEAVE, INTERLEAVED_VISIT, Latency, LatencyConfig, LatencyProfiler, Statistic,
+    time_interleaved,
+};
 #[cfg(feature = "burn")]
 pub use predictor::{
     Evaluated, LatencyPredictor, LatencyTableFile, LayerLatency, PredictorConfig, TABLE_VERSION,

@@ -10,7 +10,9 @@ use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::DeviceFingerprint;
-use crate::latency::{LatencyConfig, LatencyProfiler, time_forward};
+use crate::latency::{
+    DEFAULT_INTERLEAVE, LatencyConfig, LatencyProfiler, Statistic, time_interleaved,
+};
 use crate::rank::{PredictionAccuracy, fit_line, fit_plane};
 use crate::table::LayerTable;
 use crate::{ProfileError, Profiler};
@@ -31,6 +33,12 @@ pub struct PredictorConfig {
     pub fit_samples: usize,
     /// Seed of those samples.
     pub seed: u64,
+    /// What the table predicts: layers and whole networks are summarised by this statistic of
+    /// their timed passes.
+    pub statistic: Statistic,
+    /// Networks held at once and timed in interleaved visits (layers and whole networks alike), so
+    /// that a machine whose speed drifts during the build slows them alike.
+    pub interleave: usize,
 }
 
 impl Default for PredictorConfig {
@@ -47,18 +55,20 @@ impl Default for PredictorConfig {
             model_timing: LatencyConfig::default(),
             fit_samples: 30,
             seed: 0,
+            statistic: Statistic::Median,
+            interleave: DEFAULT_INTERLEAVE,
         }
     }
 }
 
-/// One measured layer: its declaration, the shape that reaches it, its median latency.
+/// One measured layer: its declaration, the shape that reaches it, its latency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerLatency {
     /// The layer.
     pub layer: Layer,
     /// Its input shape (one example).
     pub input: Shape,
-    /// Median latency, ms.
+    /// Latency (the table's statistic), ms.
     pub ms: f64,
 }
 
@@ -69,7 +79,7 @@ pub struct Evaluated {
     pub sample: Sample,
     /// Its predicted latency, ms.
     pub predicted_ms: f64,
-    /// Its measured median latency, ms.
+    /// Its measured latency (the table's statistic), ms.
     pub measured_ms: f64,
 }
 
@@ -86,6 +96,10 @@ pub struct LatencyTableFile {
     pub input: Vec<usize>,
     /// Where the latencies were measured.
     pub device: DeviceFingerprint,
+    /// The statistic of the timed passes that the table predicts (tables written before it was
+    /// recorded predict the median).
+    #[serde(default)]
+    pub statistic: Statistic,
     /// Every distinct layer of the space, the timing overhead taken out.
     pub layers: Vec<LayerLatency>,
     /// What timing an empty network cost (call and sync), ms.
@@ -116,9 +130,11 @@ impl LatencyTableFile {
 
 /// Latency of any sample of a space on one device, predicted from per-layer measurements.
 ///
-/// Building measures every distinct (layer, input shape) of the space once, folds the medians into
-/// the same lookup tables the FLOPs profiler uses, and fits `slope * sum + intercept` to a few
-/// whole networks measured end to end (per-call overhead, memory traffic). A query validates the
+/// Building measures every distinct (layer, input shape) of the space once, folds the latencies
+/// into the same lookup tables the FLOPs profiler uses, and fits
+/// `slope * sum + per_layer_ms * layers + intercept` to a few whole networks measured end to end
+/// (per-call overhead, memory traffic). Layers and networks are timed in interleaved visits (see
+/// [`time_interleaved`]). A query validates the
 /// sample and adds a few table entries.
 #[derive(Debug, Clone)]
 pub struct LatencyPredictor {
@@ -186,18 +202,47 @@ fn single_layer(layer: &Layer, input: Shape) -> Architecture {
     }
 }
 
-/// Median forward time of a small network, ms.
-fn median_time(
-    architecture: &Architecture,
+/// The latency of each small network (`config.statistic` of its timed passes) with the cost of
+/// timing an empty network (the call and the sync) taken out, and that cost. The networks are
+/// timed interleaved in groups of `config.interleave`, each with the empty network among them, so
+/// that each group's overhead is measured in the same spell as its layers.
+fn time_layers(
+    architectures: &[Architecture],
+    empty: &Architecture,
     device: &Device,
     config: &PredictorConfig,
-) -> Result<f64, ProfileError> {
-    device.seed(config.seed);
-    let network = Network::init(architecture, device)?;
-    let dims = architecture.input.with_batch(config.batch);
-    let mut times = time_forward(&network, &dims, device, &config.layer_timing)?;
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<f64>, f64), ProfileError> {
+    let freeze = |architecture: &Architecture| -> Result<_, ProfileError> {
+        device.seed(config.seed);
+        Ok((
+            Network::init(architecture, device)?,
+            architecture.input.with_batch(config.batch),
+        ))
+    };
+    let statistic = |times: Vec<f64>| {
+        crate::Latency::from_times(times, Vec::new(), String::new()).get(config.statistic)
+    };
+    let mut latencies = Vec::with_capacity(architectures.len());
+    let mut overheads = Vec::new();
+    for group in architectures.chunks(config.interleave.max(2) - 1) {
+        progress(latencies.len(), architectures.len());
+        let networks = std::iter::once(empty)
+            .chain(group)
+            .map(freeze)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut times = time_interleaved(&networks, device, &config.layer_timing)?.into_iter();
+        let overhead = statistic(times.next().expect("the empty network was timed"));
+        latencies.extend(times.map(|times| (statistic(times) - overhead).max(0.0)));
+        overheads.push(overhead);
+    }
+    progress(latencies.len(), architectures.len());
+    let overhead = if overheads.is_empty() {
+        0.0
+    } else {
+        overheads.iter().sum::<f64>() / overheads.len() as f64
+    };
+    Ok((latencies, overhead))
 }
 
 impl LatencyPredictor {
@@ -220,20 +265,20 @@ impl LatencyPredictor {
         };
         LayerTable::new(space, input, &mut record)?;
 
-        // What timing an empty network costs (the call and the sync): every single-layer
-        // measurement pays it once, a whole network pays it once in all.
-        let overhead_ms = median_time(&single_layer(&Layer::Identity, input), device, config)?;
-        let mut layers = Vec::with_capacity(distinct.len());
-        for (k, (layer, shape)) in distinct.iter().enumerate() {
-            progress(k, distinct.len());
-            let ms = median_time(&single_layer(layer, *shape), device, config)?;
-            layers.push(LayerLatency {
-                layer: layer.clone(),
-                input: *shape,
-                ms: (ms - overhead_ms).max(0.0),
-            });
-        }
-        progress(distinct.len(), distinct.len());
+        // Every single-layer measurement pays the cost of timing an empty network once, a whole
+        // network pays it once in all: it is taken out of each layer.
+        let architectures: Vec<Architecture> = distinct
+            .iter()
+            .map(|(layer, shape)| single_layer(layer, *shape))
+            .collect();
+        let empty = single_layer(&Layer::Identity, input);
+        let (latencies, overhead_ms) =
+            time_layers(&architectures, &empty, device, config, progress)?;
+        let layers = distinct
+            .into_iter()
+            .zip(latencies)
+            .map(|((layer, input), ms)| LayerLatency { layer, input, ms })
+            .collect();
 
         let mut file = LatencyTableFile {
             version: TABLE_VERSION,
@@ -241,6 +286,7 @@ impl LatencyPredictor {
             space_hash: space_hash(space),
             input: input.with_batch(config.batch),
             device: DeviceFingerprint::of(device),
+            statistic: config.statistic,
             layers,
             overhead_ms,
             slope: 1.0,
@@ -263,14 +309,20 @@ impl LatencyPredictor {
             },
         )?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
-        let (mut sums, mut counts, mut times) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..config.fit_samples {
-            let sample = space.search_space().random_sample(&mut rng)?;
-            let indices = space.search_space().indices(&sample)?;
+        let samples = (0..config.fit_samples)
+            .map(|_| space.search_space().random_sample(&mut rng))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (mut sums, mut counts) = (Vec::new(), Vec::new());
+        for sample in &samples {
+            let indices = space.search_space().indices(sample)?;
             sums.push(sum_table.cost_indices(&indices)?);
             counts.push(count_table.cost_indices(&indices)?);
-            times.push(measured.measure(&sample)?.median_ms);
         }
+        let times: Vec<f64> = measured
+            .measure_many(&samples, config.interleave, &mut |_, _| {})?
+            .iter()
+            .map(|latency| latency.get(config.statistic))
+            .collect();
         (file.slope, file.per_layer_ms, file.intercept) = fit(&sums, &counts, &times);
         if sums.len() >= 2 {
             let predicted: Vec<f64> = sums
@@ -375,8 +427,10 @@ impl LatencyPredictor {
         self.predict_indices(&self.table.search_space().indices(sample)?)
     }
 
-    /// Measures `n` random samples (seeded) end to end on `device` and compares them with the
-    /// predictions.
+    /// Measures `n` random samples (seeded) end to end on `device`, `interleave` networks at a
+    /// time in interleaved visits, and compares them with the predictions; `progress(done, total)`
+    /// follows the samples.
+    #[allow(clippy::too_many_arguments)]
     pub fn evaluate(
         &self,
         space: &ModelSpace,
@@ -384,6 +438,7 @@ impl LatencyPredictor {
         n: usize,
         seed: u64,
         timing: &LatencyConfig,
+        interleave: usize,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<(PredictionAccuracy, Vec<Evaluated>), ProfileError> {
         if n < 2 {
@@ -401,19 +456,21 @@ impl LatencyPredictor {
             },
         )?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut rows = Vec::with_capacity(n);
-        for k in 0..n {
-            progress(k, n);
-            let sample = space.search_space().random_sample(&mut rng)?;
-            let predicted = self.predict(&sample)?;
-            let time = measured.measure(&sample)?.median_ms;
-            rows.push(Evaluated {
-                sample,
-                predicted_ms: predicted,
-                measured_ms: time,
-            });
-        }
-        progress(n, n);
+        let samples = (0..n)
+            .map(|_| space.search_space().random_sample(&mut rng))
+            .collect::<Result<Vec<_>, _>>()?;
+        let latencies = measured.measure_many(&samples, interleave, progress)?;
+        let rows = samples
+            .into_iter()
+            .zip(latencies)
+            .map(|(sample, latency)| {
+                Ok(Evaluated {
+                    predicted_ms: self.predict(&sample)?,
+                    measured_ms: latency.get(self.file.statistic),
+                    sample,
+                })
+            })
+            .collect::<Result<Vec<_>, ProfileError>>()?;
         let predicted: Vec<f64> = rows.iter().map(|r| r.predicted_ms).collect();
         let times: Vec<f64> = rows.iter().map(|r| r.measured_ms).collect();
         Ok((PredictionAccuracy::new(&predicted, &times), rows))

@@ -19,6 +19,14 @@ pub struct PredictionAccuracy {
     pub kendall_tau: f64,
     /// Spearman's rho between the two rankings.
     pub spearman_rho: f64,
+    /// Median of measured over predicted: above 1 the device ran slower than the predictions
+    /// expect (for a latency table: slower than while it was built). Absent in older files.
+    #[serde(default = "one")]
+    pub median_ratio: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl PredictionAccuracy {
@@ -41,8 +49,11 @@ impl PredictionAccuracy {
             .zip(measured)
             .map(|(p, m)| (p - m).powi(2))
             .sum();
+        let mut ratios: Vec<f64> = predicted.iter().zip(measured).map(|(p, m)| m / p).collect();
+        ratios.sort_by(f64::total_cmp);
         Self {
             n,
+            median_ratio: (ratios[(n - 1) / 2] + ratios[n / 2]) / 2.0,
             rmse_ms: (squared / n as f64).sqrt(),
             mape_percent: 100.0 * relative.iter().sum::<f64>() / n as f64,
             within_5_percent: share(0.05),
@@ -189,6 +200,10 @@ mod tests {
         assert!((accuracy.within_5_percent - 1.0 / 3.0).abs() < 1e-12);
         assert!((accuracy.within_10_percent - 1.0).abs() < 1e-12);
         assert_eq!(accuracy.kendall_tau, 1.0);
+        // Measured over predicted: 1 / 1.04, 2 / 2.18, 3 / 2.75; the middle one.
+        assert!((accuracy.median_ratio - 1.0 / 1.04).abs() < 1e-12);
+        let even = PredictionAccuracy::new(&[1.0, 1.0, 1.0, 1.0], &[1.0, 2.0, 4.0, 8.0]);
+        assert_eq!(even.median_ratio, 3.0);
     }
 
     #[test]

@@ -185,6 +185,7 @@ mod latency {
     use burn::tensor::Device;
     use hwnas_profiler::{
         LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, ProfileError, Profiler,
+        Statistic, time_interleaved,
     };
     use hwnas_space::{ModelSpace, Sample, hub};
     use rand::SeedableRng;
@@ -290,6 +291,90 @@ mod latency {
         let path = dir.path().join("broken.json");
         std::fs::write(&path, "{\"version\": 1").unwrap();
         check(LatencyPredictor::load(&path, &space), "not a latency table");
+    }
+
+    #[test]
+    fn interleaved_timing_gives_every_network_its_passes() {
+        let space = hub::space("mobile-micro").unwrap();
+        let (big, small) = extremes(&space);
+        let device = Device::flex();
+        let dims = space.input().with_batch(2);
+        let networks: Vec<_> = [&big, &small, &big]
+            .iter()
+            .map(|sample| (space.freeze(sample, &device).unwrap(), dims.clone()))
+            .collect();
+        // No time budget: each network stops at `min_runs`; a long one: at `max_runs`.
+        let times = time_interleaved(&networks, &device, &quick()).unwrap();
+        assert_eq!(times.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 3]);
+        let long = LatencyConfig {
+            budget: Duration::from_secs(60),
+            ..quick()
+        };
+        let times = time_interleaved(&networks, &device, &long).unwrap();
+        assert_eq!(times.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5, 5]);
+        assert!(times.iter().flatten().all(|ms| *ms > 0.0));
+
+        let flat = vec![(networks[0].0.clone(), vec![2, 64])];
+        let error = time_interleaved(&flat, &device, &quick()).unwrap_err();
+        assert!(error.to_string().contains("image input"), "{error}");
+    }
+
+    #[test]
+    fn measuring_many_keeps_the_order_of_the_samples() {
+        let space = hub::space("mobile-micro").unwrap();
+        let (big, small) = extremes(&space);
+        let profiler =
+            LatencyProfiler::new(space, Device::flex(), LatencyConfig::default()).unwrap();
+        let samples = [big.clone(), small.clone(), big, small];
+        let mut reported = Vec::new();
+        // Groups of 3: the last sample is measured on its own.
+        let latencies = profiler
+            .measure_many(&samples, 3, &mut |done, total| reported.push((done, total)))
+            .unwrap();
+        assert_eq!(reported, [(0, 4), (3, 4), (4, 4)]);
+        let min: Vec<f64> = latencies.iter().map(|l| l.min_ms).collect();
+        assert!(min[0] > min[1] && min[2] > min[3], "{min:?}");
+        assert!(
+            latencies
+                .iter()
+                .all(|l| l.runs >= 10 && l.input == [1, 1, 8, 8])
+        );
+    }
+
+    #[test]
+    fn a_table_predicts_the_statistic_it_was_built_for() {
+        let space = hub::space("mobile-micro").unwrap();
+        let config = PredictorConfig {
+            layer_timing: quick(),
+            model_timing: quick(),
+            fit_samples: 3,
+            statistic: Statistic::Min,
+            interleave: 8,
+            ..PredictorConfig::default()
+        };
+        let predictor =
+            LatencyPredictor::build(&space, &Device::flex(), &config, &mut |_, _| {}).unwrap();
+        assert_eq!(predictor.file().statistic, Statistic::Min);
+        let json = serde_json::to_value(predictor.file()).unwrap();
+        assert_eq!(json["statistic"], "min");
+        // A table written before the statistic was recorded predicts the median.
+        let mut older = json.as_object().unwrap().clone();
+        older.remove("statistic");
+        let older: hwnas_profiler::LatencyTableFile =
+            serde_json::from_value(serde_json::Value::Object(older)).unwrap();
+        assert_eq!(older.statistic, Statistic::Median);
+        assert_eq!(
+            "mean".parse::<Statistic>().unwrap_err(),
+            "unknown statistic `mean`: median or min"
+        );
+        let (rows_accuracy, rows) = predictor
+            .evaluate(&space, &Device::flex(), 3, 5, &quick(), 2, &mut |_, _| {})
+            .unwrap();
+        assert_eq!((rows_accuracy.n, rows.len()), (3, 3));
+        assert!(
+            rows.iter()
+                .all(|row| row.measured_ms > 0.0 && row.predicted_ms > 0.0)
+        );
     }
 
     #[test]

@@ -359,6 +359,65 @@ mod oneshot {
     }
 
     #[test]
+    fn saved_weights_load_into_a_fresh_trainer_of_the_same_space_only() {
+        let device = Device::flex();
+        device.seed(5);
+        let device = device.autodiff();
+        let config = OneShotConfig {
+            algorithm: Algorithm::Spos,
+            ..OneShotConfig::default()
+        };
+        let mut trained = OneShotTrainer::new(&kernel_space(), &device, config.clone()).unwrap();
+        for _ in 0..5 {
+            trained.step(0, batch(&device, 4), None).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (weights, architecture) = (dir.path().join("w.bpk"), dir.path().join("a.bpk"));
+        trained.save(&weights, &architecture).unwrap();
+        assert!(architecture.exists());
+
+        let (images, _) = batch(&device, 3);
+        let sample = kernel_space().search_space().default_sample().unwrap();
+        let output = |trainer: &OneShotTrainer| {
+            trainer
+                .supernet()
+                .forward_logits(&sample, images.clone())
+                .unwrap()
+                .into_data()
+        };
+        let mut fresh = OneShotTrainer::new(&kernel_space(), &device, config.clone()).unwrap();
+        assert_ne!(output(&fresh), output(&trained));
+        fresh.load_weights(&weights).unwrap();
+        assert_eq!(output(&fresh), output(&trained));
+
+        // Another space's supernet has other tensors: refused, and the trainer keeps its own.
+        let wider = {
+            let conv = Node::Layer(Layer::Conv2d(Conv2dSpec::new(Width::Fixed(8), 3, 1)));
+            let root = Node::sequential([
+                conv,
+                Node::Layer(Layer::GlobalAvgPool),
+                Node::Layer(Layer::Linear {
+                    out_features: 2,
+                    bias: true,
+                }),
+            ]);
+            ModelSpace::new("wider", root, vec![], Shape::image(1, 6, 6)).unwrap()
+        };
+        let mut other = OneShotTrainer::new(&wider, &device, config).unwrap();
+        let error = other.load_weights(&weights).unwrap_err().to_string();
+        assert!(
+            error.contains("does not hold a supernet of `wider`"),
+            "{error}"
+        );
+        let error = other
+            .load_weights(&dir.path().join("missing.bpk"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cannot read"), "{error}");
+        other.step(0, batch(&device, 4), None).unwrap();
+    }
+
+    #[test]
     fn most_probable_sample_respects_constraints() {
         let device = Device::flex();
         let space = hub::space("mobile-micro").unwrap();

@@ -17,7 +17,10 @@ use crate::EvaluationError;
 
 pub use data::{ImageBatch, ImageBatcher, ImageItem, ImageSet};
 pub use evaluator::{OptimizerKind, Schedule, TrainingConfig, TrainingEvaluator};
-pub use oneshot::{EpochRecord, OneShotRun, OneShotRunConfig, OneShotSummary, SUPERNET_LOG};
+pub use oneshot::{
+    ARCHITECTURE_WEIGHTS, EpochRecord, OneShotRun, OneShotRunConfig, OneShotSummary, SUPERNET_LOG,
+    SUPERNET_WEIGHTS,
+};
 
 /// Share of the images of `loader` that `network` classifies correctly.
 pub fn accuracy(

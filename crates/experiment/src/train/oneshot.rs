@@ -9,7 +9,7 @@ use hwnas_middleware::{Chain, Filter};
 use hwnas_profiler::Profiler;
 use hwnas_space::module::Supernet;
 use hwnas_space::{ModelSpace, Sample};
-use hwnas_strategy::oneshot::{HardwarePenalty, OneShotConfig, OneShotTrainer};
+use hwnas_strategy::oneshot::{Algorithm, HardwarePenalty, OneShotConfig, OneShotTrainer};
 use hwnas_strategy::{EvolutionConfig, Metrics, Objective, RangeFilter, Status};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,13 @@ use crate::{
 
 /// The supernet's training log inside a one-shot directory: one [`EpochRecord`] per line.
 pub const SUPERNET_LOG: &str = "supernet.jsonl";
+
+/// The supernet's weights inside a one-shot directory (burnpack), BatchNorm statistics included.
+pub const SUPERNET_WEIGHTS: &str = "supernet.bpk";
+
+/// The architecture parameters inside a one-shot directory (burnpack): the learnt distribution of
+/// gradient-based algorithms, uniform for SPOS.
+pub const ARCHITECTURE_WEIGHTS: &str = "architecture.bpk";
 
 /// Settings of a [`OneShotRun`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +109,8 @@ type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 
 /// A one-shot search on the embedded-data classifier task, written to an experiment directory
 /// the multi-trial tools read: `trials.jsonl` (for SPOS, the evolution over subnets; otherwise
-/// the most probable sample after each epoch), `best.json`, and `supernet.jsonl`.
+/// the most probable sample after each epoch), `best.json`, `supernet.jsonl`, and the trained
+/// weights (`supernet.bpk`, `architecture.bpk`).
 pub struct OneShotRun<'a> {
     dir: PathBuf,
     space: ModelSpace,
@@ -115,6 +123,7 @@ pub struct OneShotRun<'a> {
     costs: Costs<'a>,
     on_step: Option<Box<dyn FnMut(usize, usize) + 'a>>,
     on_epoch: Option<EpochCallback<'a>>,
+    trained: Option<PathBuf>,
 }
 
 impl<'a> OneShotRun<'a> {
@@ -138,7 +147,16 @@ impl<'a> OneShotRun<'a> {
             costs: Vec::new(),
             on_step: None,
             on_epoch: None,
+            trained: None,
         }
+    }
+
+    /// Searches the supernet that an earlier SPOS run trained into `dir` (its `supernet.bpk`)
+    /// instead of training one: the supernet is trained once and searched under as many budgets
+    /// as wanted.
+    pub fn from_trained(mut self, dir: impl AsRef<Path>) -> Self {
+        self.trained = Some(dir.as_ref().to_owned());
+        self
     }
 
     /// Penalises the architecture loss (DARTS, Gumbel, Proxyless).
@@ -208,8 +226,6 @@ impl<'a> OneShotRun<'a> {
                 self.dir.display()
             )));
         }
-        std::fs::create_dir_all(&self.dir).map_err(ExperimentError::io(&self.dir))?;
-
         self.device.seed(config.oneshot.seed);
         let autodiff = self.device.clone().autodiff();
         let mut trainer = OneShotTrainer::new(&self.space, &autodiff, config.oneshot.clone())
@@ -247,12 +263,29 @@ impl<'a> OneShotRun<'a> {
             .map_err(data_error)?
             .images;
 
+        let training_epochs = match &self.trained {
+            None => config.oneshot.epochs,
+            Some(trained) => {
+                if algorithm != Algorithm::Spos {
+                    return Err(invalid(
+                        "only SPOS searches a trained supernet again; gradient-based algorithms                          choose while they train"
+                            .into(),
+                    ));
+                }
+                trainer
+                    .load_weights(&trained.join(SUPERNET_WEIGHTS))
+                    .map_err(|e| invalid(e.to_string()))?;
+                0
+            }
+        };
+        // Only now, so that a run refused for its settings or weights leaves nothing behind.
+        std::fs::create_dir_all(&self.dir).map_err(ExperimentError::io(&self.dir))?;
         let steps_per_epoch = train.len().div_ceil(config.batch_size);
-        let total_steps = steps_per_epoch * config.oneshot.epochs;
-        let mut epochs = Vec::with_capacity(config.oneshot.epochs);
+        let total_steps = steps_per_epoch * training_epochs;
+        let mut epochs = Vec::with_capacity(training_epochs);
         let mut step = 0;
         let mut arch_batches = arch_loader.iter();
-        for epoch in 0..config.oneshot.epochs {
+        for epoch in 0..training_epochs {
             let clock = Instant::now();
             let (mut loss, mut arch_loss, mut n_arch) = (0.0, 0.0, 0);
             let mut expected_cost = None;
@@ -332,6 +365,12 @@ impl<'a> OneShotRun<'a> {
             }
             epochs.push(record);
         }
+        trainer
+            .save(
+                &self.dir.join(SUPERNET_WEIGHTS),
+                &self.dir.join(ARCHITECTURE_WEIGHTS),
+            )
+            .map_err(|e| invalid(e.to_string()))?;
 
         if algorithm.is_differentiable() {
             let best = trainer

@@ -1,5 +1,9 @@
+use std::path::Path;
+
+use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
 use burn::tensor::{Device, Int, Tensor};
 use hwnas_space::module::{Hidden, Mix, Supernet};
 use hwnas_space::{ModelSpace, Sample, SpaceError};
@@ -56,6 +60,9 @@ pub enum OneShotError {
     /// Unusable settings.
     #[error("invalid one-shot settings: {0}")]
     Config(String),
+    /// Weights that cannot be written, read, or do not fit this space's supernet.
+    #[error("supernet weights: {0}")]
+    Weights(String),
 }
 
 /// What one training step did.
@@ -156,6 +163,41 @@ impl OneShotTrainer {
     /// The supernet as trained so far.
     pub fn supernet(&self) -> &Supernet {
         self.supernet.as_ref().expect("present between steps")
+    }
+
+    /// Writes the supernet's weights (BatchNorm statistics included) and the architecture
+    /// parameters as burnpack files.
+    pub fn save(&self, weights: &Path, architecture: &Path) -> Result<(), OneShotError> {
+        let write = |record: ModuleRecord, path: &Path| {
+            record
+                .save(path)
+                .map_err(|e| OneShotError::Weights(format!("cannot write {}: {e}", path.display())))
+        };
+        write(self.supernet().clone().into_record(), weights)?;
+        write(self.arch().clone().into_record(), architecture)
+    }
+
+    /// Replaces the supernet's weights with those [`save`](Self::save) wrote for the same space,
+    /// so that a trained supernet is searched again (under another budget, say) without training.
+    pub fn load_weights(&mut self, path: &Path) -> Result<(), OneShotError> {
+        let record = ModuleRecord::load(path)
+            .map_err(|e| OneShotError::Weights(format!("cannot read {}: {e}", path.display())))?;
+        let supernet = self.supernet.take().expect("present between steps");
+        let fallback = supernet.clone();
+        match supernet.try_load_record(record) {
+            Ok(loaded) => {
+                self.supernet = Some(loaded);
+                Ok(())
+            }
+            Err(e) => {
+                self.supernet = Some(fallback);
+                Err(OneShotError::Weights(format!(
+                    "{} does not hold a supernet of `{}`: {e}",
+                    path.display(),
+                    self.space.name()
+                )))
+            }
+        }
     }
 
     /// The architecture parameters as learnt so far (uniform for SPOS).
