@@ -11,7 +11,7 @@ use hwnas_experiment::train::{ImageSet, TrainingConfig, TrainingEvaluator};
 use hwnas_experiment::{
     Experiment, ExperimentConfig, Progress, Report, TrialRecord, plot_tradeoff,
 };
-use hwnas_middleware::{Chain, Filter, MedianStop, MultipleEvaluation};
+use hwnas_middleware::{Chain, Deduplication, Filter, MedianStop, MultipleEvaluation};
 use hwnas_profiler::{CountOptions, CountProfiler, LatencyConfig, LatencyProfiler, Profiler};
 use hwnas_space::Sample;
 use hwnas_strategy::{
@@ -186,7 +186,12 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
             .init()?,
         ),
     };
-    let mut chain = Chain::new(strategy);
+    // Samples that differ only in choices their network never reads are one network: it is
+    // trained once and the strategy is told its result again.
+    let networks = space.clone();
+    let mut chain = Chain::new(strategy).then(
+        Deduplication::replay().by_key(move |sample| networks.architecture_hash(sample).ok()),
+    );
     if budget.is_set() {
         let penalise = args.penalise;
         let filter = Filter::new(move |sample| budget.admits(sample));
@@ -229,11 +234,33 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let summary = summary?;
     let p = &summary.progress;
+    // What settled the proposals that were not trained: the budget filter or an earlier trial of
+    // the same network.
+    let mut settled = std::collections::BTreeMap::<String, usize>::new();
+    for record in Report::load(&args.out)?.records {
+        if let Some(reason) = record.reason {
+            *settled.entry(reason).or_default() += 1;
+        }
+    }
+    let not_trained: usize = settled.values().sum();
+    let settled: Vec<String> = settled
+        .iter()
+        .map(|(reason, n)| match reason.as_str() {
+            "filter" => format!("{n} outside the budget"),
+            "duplicate" => format!("{n} a network already trained"),
+            other => format!("{n} {other}"),
+        })
+        .collect();
     println!(
-        "{} trials ({} failed), {} rejected by the budget, in {:.1} s; stopped: {:?}",
+        "{} trials ({} failed), {} proposals not trained ({}), in {:.1} s; stopped: {:?}",
         p.evaluated,
         p.failed,
-        p.rejected,
+        not_trained,
+        if settled.is_empty() {
+            "none".to_string()
+        } else {
+            settled.join(", ")
+        },
         p.elapsed.as_secs_f64(),
         summary.stop
     );

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use hwnas_space::{Sample, SearchSpace};
 use hwnas_strategy::{Proposal, Strategy, StrategyError, TrialResult};
@@ -12,15 +13,44 @@ use crate::filter::DEFAULT_PATIENCE;
 ///
 /// A repeat of a finished sample is settled without evaluation: `skip` tells the strategy it was
 /// invalid, `replay` tells it the earlier result again. A repeat of a sample still being evaluated
-/// is skipped in both modes.
+/// is skipped in both modes. Samples are the same when their labels are, or, with
+/// [`by_key`](Self::by_key), when their keys are (the network they build, say).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deduplication {
     replay: bool,
     patience: usize,
     consecutive: usize,
-    /// Stable hash -> number of evaluations in flight.
+    /// Key -> number of evaluations in flight.
     pending: HashMap<u64, usize>,
     finished: HashMap<u64, TrialResult>,
+    /// Supplied again by whoever restores the state, so not part of it.
+    #[serde(skip)]
+    key: Key,
+}
+
+type KeyFn = dyn Fn(&Sample) -> Option<u64> + Send + Sync;
+
+/// What makes two samples one evaluation; the labels' stable hash without a function.
+#[derive(Clone, Default)]
+struct Key(Option<Arc<KeyFn>>);
+
+impl Key {
+    fn of(&self, sample: &Sample) -> u64 {
+        self.0
+            .as_ref()
+            .and_then(|key| key(sample))
+            .unwrap_or_else(|| sample.stable_hash())
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Key(custom)"
+        } else {
+            "Key(labels)"
+        })
+    }
 }
 
 impl Deduplication {
@@ -32,6 +62,7 @@ impl Deduplication {
             consecutive: 0,
             pending: HashMap::new(),
             finished: HashMap::new(),
+            key: Key::default(),
         }
     }
 
@@ -41,6 +72,15 @@ impl Deduplication {
             replay: true,
             ..Self::skip()
         }
+    }
+
+    /// Samples with the same `key` are one evaluation (`None`: the sample's labels decide), e.g.
+    /// `ModelSpace::architecture_hash`, so that samples differing only in choices their network
+    /// never reads are trained once. The key is not saved with the state: give it again before
+    /// restoring.
+    pub fn by_key(mut self, key: impl Fn(&Sample) -> Option<u64> + Send + Sync + 'static) -> Self {
+        self.key = Key(Some(Arc::new(key)));
+        self
     }
 
     /// Consecutive duplicates after which the search stops with [`StrategyError::Patience`].
@@ -60,7 +100,7 @@ impl Middleware for Deduplication {
             Some(Proposal::Evaluate(sample)) => sample,
             other => return Ok(other),
         };
-        let hash = sample.stable_hash();
+        let hash = self.key.of(&sample);
         let result = match self.finished.get(&hash) {
             Some(earlier) if self.replay => earlier.clone(),
             Some(_) => TrialResult::invalid(),
@@ -87,7 +127,7 @@ impl Middleware for Deduplication {
     }
 
     fn tell(&mut self, inner: &mut dyn Strategy, sample: &Sample, result: &TrialResult) {
-        let hash = sample.stable_hash();
+        let hash = self.key.of(sample);
         if let Some(n) = self.pending.get_mut(&hash) {
             *n -= 1;
             if *n == 0 {
@@ -103,7 +143,9 @@ impl Middleware for Deduplication {
     }
 
     fn restore(&mut self, state: Value) -> Result<(), StrategyError> {
+        let key = std::mem::take(&mut self.key);
         *self = serde_json::from_value(state).map_err(StrategyError::state)?;
+        self.key = key;
         Ok(())
     }
 }

@@ -167,6 +167,49 @@ fn deduplication_skips_or_replays() {
 }
 
 #[test]
+fn deduplication_by_key_replays_samples_with_the_same_key() {
+    // Widths 8 and 16 build the same network here (key: width rounded up to 16); so do 32, 64.
+    let by_network = || Deduplication::replay().by_key(|s| Some(width(s).max(16) as u64));
+    let script = Script::new(&[8, 16, 32, 64, 8]);
+    let mut chain = Chain::new(script.clone()).then(by_network());
+    let seen = drive(&mut chain, |w| TrialResult::ok(accuracy(w as f64)));
+    assert_eq!(
+        seen,
+        [(8, true), (16, false), (32, true), (64, true), (8, false)]
+    );
+    let told: Vec<(i64, Option<f64>)> = script
+        .told()
+        .into_iter()
+        .map(|(w, r)| (w, r.metrics.get("accuracy").copied()))
+        .collect();
+    // The replay of 16 is 8's result: the same network.
+    assert_eq!(
+        told,
+        [
+            (8, Some(8.0)),
+            (16, Some(8.0)),
+            (32, Some(32.0)),
+            (64, Some(64.0)),
+            (8, Some(8.0)),
+        ]
+    );
+
+    // The key survives a restore (it is given again, not saved).
+    let mut original = Chain::new(Script::new(&[8, 16])).then(by_network());
+    let space = space();
+    let Some(Proposal::Evaluate(first)) = original.ask(&space).unwrap() else {
+        panic!()
+    };
+    original.tell(&first, &TrialResult::ok(accuracy(0.9)));
+    let mut restored = Chain::new(Script::default()).then(by_network());
+    restored.restore(original.save().unwrap()).unwrap();
+    let Some(Proposal::Resolved { result, .. }) = restored.ask(&space).unwrap() else {
+        panic!("16 is 8's network")
+    };
+    assert_eq!(result.metrics["accuracy"], 0.9);
+}
+
+#[test]
 fn deduplication_skips_a_sample_still_in_flight() {
     let mut chain = Chain::new(Script::new(&[8, 8])).then(Deduplication::replay());
     let space = space();

@@ -66,6 +66,15 @@ impl ModelSpace {
         self.resolve_indices(&indices)
     }
 
+    /// A hash of the network `sample` builds, not of its labels: samples that differ only in
+    /// choices the network never reads (blocks beyond a repeat's depth, inside a candidate not
+    /// chosen) build the same network and share it, so a search need not train it twice.
+    pub fn architecture_hash(&self, sample: &Sample) -> Result<u64, SpaceError> {
+        let architecture = self.resolve(sample)?;
+        let json = serde_json::to_string(&architecture).expect("an architecture always serializes");
+        Ok(xxhash_rust::xxh3::xxh3_64(json.as_bytes()))
+    }
+
     /// [`ModelSpace::resolve`] from choice indices in declaration order.
     pub fn resolve_indices(&self, indices: &[usize]) -> Result<Architecture, SpaceError> {
         Ok(Architecture {

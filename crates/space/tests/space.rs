@@ -122,6 +122,28 @@ fn architecture_round_trips_through_json() {
     assert!(error.to_string().contains("conv3d"), "{error}");
 }
 
+#[test]
+fn architecture_hash_tells_networks_apart_not_labels() {
+    let space = hub::space("mobile-micro").unwrap();
+    let mut shallow = space.search_space().default_sample().unwrap();
+    shallow.insert("s1_depth", 1);
+    // Block 2 of stage 1 is beyond depth 1: its kernel is never read.
+    let mut unread = shallow.clone();
+    unread.insert("s1_b2_kernel", 5);
+    unread.insert("s1_b2_expand", 6.0);
+    assert_ne!(shallow.stable_hash(), unread.stable_hash());
+    let hash = |sample| space.architecture_hash(sample).unwrap();
+    assert_eq!(hash(&shallow), hash(&unread));
+    // Block 1 is built at depth 1: its kernel is read.
+    let mut read = shallow.clone();
+    read.insert("s1_b0_kernel", 5);
+    assert_ne!(hash(&shallow), hash(&read));
+    let mut deeper = unread.clone();
+    deeper.insert("s1_depth", 3);
+    assert_ne!(hash(&unread), hash(&deeper));
+    assert!(space.architecture_hash(&Sample::default()).is_err());
+}
+
 mod supernet {
     use burn::tensor::{Device, Tensor, Tolerance};
     use hwnas_space::module::{Mix, Network, Op, Supernet};

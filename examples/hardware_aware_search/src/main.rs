@@ -13,7 +13,7 @@ use hwnas::experiment::train::{ImageSet, TrainingConfig, TrainingEvaluator};
 use hwnas::experiment::{
     Experiment, ExperimentConfig, Report, Summary, TrialRecord, plot_tradeoff,
 };
-use hwnas::middleware::{Chain, Filter};
+use hwnas::middleware::{Chain, Deduplication, Filter};
 use hwnas::profiler::{
     CountOptions, CountProfiler, LatencyConfig, LatencyProfiler, ProfileError, Profiler,
 };
@@ -72,7 +72,14 @@ fn main() -> anyhow::Result<()> {
                 seed: 0,
                 ..Default::default()
             };
-            let strategy = Chain::new(evolution.init()?).then(Filter::new(admits));
+            // A mutation of a choice the network never reads gives the same network: trained once.
+            let networks = space.clone();
+            let strategy = Chain::new(evolution.init()?)
+                .then(
+                    Deduplication::replay()
+                        .by_key(move |sample| networks.architecture_hash(sample).ok()),
+                )
+                .then(Filter::new(admits));
             let config = ExperimentConfig {
                 max_trials: trials,
                 ..Default::default()
@@ -117,7 +124,7 @@ fn third(values: impl Iterator<Item = Result<f64, ProfileError>>) -> anyhow::Res
 fn print_best(name: &str, dir: &Path, summary: &Summary) -> anyhow::Result<()> {
     let p = &summary.progress;
     println!(
-        "\n== {name} budget: {} trained, {} rejected before training, {:.1} s",
+        "\n== {name} budget: {} trained, {} rejected or already trained, {:.1} s",
         p.evaluated,
         p.rejected,
         p.elapsed.as_secs_f64()

@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::tensor::Device;
-use hwnas_middleware::{Chain, Filter};
+use hwnas_middleware::{Chain, Deduplication, Filter};
 use hwnas_profiler::Profiler;
 use hwnas_space::module::Supernet;
 use hwnas_space::{ModelSpace, Sample};
@@ -406,7 +406,10 @@ impl<'a> OneShotRun<'a> {
             ..EvolutionConfig::default()
         }
         .init()?;
-        let mut chain = Chain::new(evolution);
+        let networks = self.space.clone();
+        let mut chain = Chain::new(evolution).then(
+            Deduplication::replay().by_key(move |sample| networks.architecture_hash(sample).ok()),
+        );
         if let Some(budget) = self.budget.take() {
             chain = chain.then(budget);
         }
