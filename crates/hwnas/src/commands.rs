@@ -27,8 +27,9 @@ pub fn load(name: &str, input: Option<&str>) -> anyhow::Result<(ModelSpace, usiz
 }
 
 pub fn spaces() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     for (name, description) in hub::SPACES {
-        println!("{name:<14} {description}");
+        writeln!(out, "{name:<14} {description}")?;
     }
     Ok(())
 }
@@ -36,27 +37,34 @@ pub fn spaces() -> anyhow::Result<()> {
 pub fn space(name: &str, as_json: bool) -> anyhow::Result<()> {
     let space = hub::space(name)?;
     let search_space = space.search_space();
+    let mut out = std::io::stdout().lock();
     if as_json {
-        println!("{}", serde_json::to_string_pretty(search_space)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(search_space)?)?;
         return Ok(());
     }
-    println!("space {}  input {}", space.name(), space.input());
+    writeln!(out, "space {}  input {}", space.name(), space.input())?;
     for choice in search_space.choices() {
-        println!("  {:<16} [{}]", choice.label.as_ref(), choice.allowed());
+        writeln!(
+            out,
+            "  {:<16} [{}]",
+            choice.label.as_ref(),
+            choice.allowed()
+        )?;
     }
     for constraint in search_space.constraints() {
-        println!("  constraint: {constraint}");
+        writeln!(out, "  constraint: {constraint}")?;
     }
-    print!(
+    write!(
+        out,
         "size: {:.4e} samples (log10 {:.3})",
         search_space.size(),
         search_space.log10_size()
-    );
+    )?;
     match search_space.count_valid(1e8) {
         Some(valid) if !search_space.constraints().is_empty() => {
-            println!(", {valid} satisfy the constraints")
+            writeln!(out, ", {valid} satisfy the constraints")?
         }
-        _ => println!(),
+        _ => writeln!(out)?,
     }
     Ok(())
 }

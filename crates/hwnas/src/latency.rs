@@ -196,7 +196,9 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
     let predictor = predictor?;
     predictor.save(&args.out)?;
     let file = predictor.file();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{} distinct layers of `{}` at {:?} measured on {} in {:.1} s; correction {:.4} x sum + {:.4} ms x layers + {:.4} ms",
         file.layers.len(),
         file.space,
@@ -206,11 +208,11 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         file.slope,
         file.per_layer_ms,
         file.intercept
-    );
+    )?;
     if let Some(fit) = &file.fit {
-        println!("on the {} fitting networks: {}", fit.n, summary(fit));
+        writeln!(out, "on the {} fitting networks: {}", fit.n, summary(fit))?;
     }
-    println!("wrote {}", args.out.display());
+    writeln!(out, "wrote {}", args.out.display())?;
     Ok(())
 }
 
@@ -356,39 +358,45 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
             PredictionAccuracy::new(&measured(first), &measured(second)),
         ));
     }
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "`{}` at {:?} on {}: {} held-out samples, {} latency",
         file.space,
         file.input,
         file.device,
         args.samples,
         file.statistic.name()
-    );
-    let row = |name: &str, value: &dyn Fn(&PredictionAccuracy) -> String| {
-        let values: Vec<String> = columns.iter().map(|(_, a)| value(a)).collect();
-        println!("| {name} | {} |", values.join(" | "));
-    };
+    )?;
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    println!(
+    writeln!(
+        out,
         "| metric | {} |\n| --- |{}",
         names.join(" | "),
         " --- |".repeat(names.len())
-    );
-    row("RMSE", &|a| format!("{:.4} ms", a.rmse_ms));
-    row("mean absolute percentage error", &|a| {
-        format!("{:.2} %", a.mape_percent)
-    });
-    row("within +-5 %", &|a| {
-        format!("{:.1} %", 100.0 * a.within_5_percent)
-    });
-    row("within +-10 %", &|a| {
-        format!("{:.1} %", 100.0 * a.within_10_percent)
-    });
-    row("Kendall tau", &|a| format!("{:.3}", a.kendall_tau));
-    row("Spearman rho", &|a| format!("{:.3}", a.spearman_rho));
-    row("measured / predicted (median)", &|a| {
-        format!("{:.3}", a.median_ratio)
-    });
+    )?;
+    type Cell<'a> = &'a dyn Fn(&PredictionAccuracy) -> String;
+    let rows: [(&str, Cell); 7] = [
+        ("RMSE", &|a| format!("{:.4} ms", a.rmse_ms)),
+        ("mean absolute percentage error", &|a| {
+            format!("{:.2} %", a.mape_percent)
+        }),
+        ("within +-5 %", &|a| {
+            format!("{:.1} %", 100.0 * a.within_5_percent)
+        }),
+        ("within +-10 %", &|a| {
+            format!("{:.1} %", 100.0 * a.within_10_percent)
+        }),
+        ("Kendall tau", &|a| format!("{:.3}", a.kendall_tau)),
+        ("Spearman rho", &|a| format!("{:.3}", a.spearman_rho)),
+        ("measured / predicted (median)", &|a| {
+            format!("{:.3}", a.median_ratio)
+        }),
+    ];
+    for (name, value) in rows {
+        let values: Vec<String> = columns.iter().map(|(_, a)| value(a)).collect();
+        writeln!(out, "| {name} | {} |", values.join(" | "))?;
+    }
     Ok(())
 }
 
@@ -459,36 +467,52 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         let measured = measured?.iter().map(|l| l.get(statistic)).collect();
         columns.push((format!("{name} (measured)"), measured));
     }
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "`{}` at {}: {} random samples (seed {})",
         space.name(),
         space.input(),
         samples.len(),
         args.seed
-    );
+    )?;
     for (path, predictor) in args.tables.iter().zip(&tables) {
         let device = &predictor.file().device;
-        println!("{}: {} ({})", path.display(), device.device, device.cpu);
+        writeln!(
+            out,
+            "{}: {} ({})",
+            path.display(),
+            device.device,
+            device.cpu
+        )?;
     }
-    println!();
-    println!("| ranking | median ms | slowest / fastest |\n| --- | --- | --- |");
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| ranking | median ms | slowest / fastest |\n| --- | --- | --- |"
+    )?;
     for (name, values) in &columns {
         let mut sorted = values.clone();
         sorted.sort_by(f64::total_cmp);
-        println!(
+        writeln!(
+            out,
             "| {name} | {:.4} | {:.2} |",
             sorted[sorted.len() / 2],
             sorted[sorted.len() - 1] / sorted[0]
-        );
+        )?;
     }
-    println!("\n| a | b | Kendall tau | Spearman rho |\n| --- | --- | --- | --- |");
+    writeln!(
+        out,
+        "\n| a | b | Kendall tau | Spearman rho |\n| --- | --- | --- | --- |"
+    )?;
     for (i, (a, x)) in columns.iter().enumerate() {
         for (b, y) in &columns[i + 1..] {
-            println!(
+            writeln!(
+                out,
                 "| {a} | {b} | {:.3} | {:.3} |",
                 hwnas_profiler::rank::kendall_tau(x, y),
                 hwnas_profiler::rank::spearman_rho(x, y)
-            );
+            )?;
         }
     }
     Ok(())

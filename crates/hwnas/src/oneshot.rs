@@ -1,5 +1,6 @@
 //! `hwnas oneshot`: one-shot search on a weight-sharing supernet, with a hardware penalty.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -261,12 +262,14 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
     let summary = run.run();
     bar.finish_and_clear();
     let summary = summary?;
-    println!("chosen: {}", summary.best);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "chosen: {}", summary.best)?;
     let metrics: Vec<String> = summary
         .metrics
         .iter()
         .map(|(name, value)| format!("{name} {value}"))
         .collect();
-    println!("with inherited weights: {}\n", metrics.join(", "));
+    writeln!(out, "with inherited weights: {}\n", metrics.join(", "))?;
+    drop(out);
     search::report_dir(&args.out, 5)
 }

@@ -251,7 +251,9 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
             other => format!("{n} {other}"),
         })
         .collect();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{} trials ({} failed), {} proposals not trained ({}), in {:.1} s; stopped: {:?}",
         p.evaluated,
         p.failed,
@@ -263,7 +265,8 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         },
         p.elapsed.as_secs_f64(),
         summary.stop
-    );
+    )?;
+    drop(out);
     report_dir(&args.out, 5)
 }
 
@@ -302,17 +305,24 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
 pub(crate) fn report_dir(dir: &Path, top: usize) -> anyhow::Result<()> {
     let report = Report::load(dir)?;
     let (ok, invalid, failed) = report.counts();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{}: {ok} ok, {invalid} invalid, {failed} failed",
         dir.display()
-    );
+    )?;
     let accuracy = Objective::maximize("accuracy");
     let best = report.top_k(&accuracy, top);
     if best.is_empty() {
-        println!("no trial finished with an accuracy");
+        writeln!(out, "no trial finished with an accuracy")?;
         return Ok(());
     }
-    println!("\ntop {} by accuracy:\n{}", best.len(), report.table(&best));
+    writeln!(
+        out,
+        "\ntop {} by accuracy:\n{}",
+        best.len(),
+        report.table(&best)
+    )?;
     let names = report.metric_names();
     let evaluated: Vec<&TrialRecord> = report
         .records
@@ -324,13 +334,14 @@ pub(crate) fn report_dir(dir: &Path, top: usize) -> anyhow::Result<()> {
             continue;
         }
         let front = report.pareto_front(&[accuracy.clone(), Objective::minimize(cost)]);
-        println!(
+        writeln!(
+            out,
             "Pareto front, accuracy against {cost}:\n{}",
             report.table(&front)
-        );
+        )?;
         let stem = dir.join(format!("accuracy_vs_{cost}"));
         let [png, svg] = plot_tradeoff(&evaluated, &front, cost, "accuracy", &stem)?;
-        println!("plots: {} {}\n", png.display(), svg.display());
+        writeln!(out, "plots: {} {}\n", png.display(), svg.display())?;
     }
     Ok(())
 }
