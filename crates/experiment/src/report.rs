@@ -43,6 +43,16 @@ impl Report {
         )
     }
 
+    /// How many proposals each reason settled without evaluating them (`filter`: outside the
+    /// budget, `duplicate`: a network already evaluated, ...).
+    pub fn reasons(&self) -> std::collections::BTreeMap<&str, usize> {
+        let mut reasons = std::collections::BTreeMap::new();
+        for reason in self.records.iter().filter_map(|r| r.reason.as_deref()) {
+            *reasons.entry(reason).or_default() += 1;
+        }
+        reasons
+    }
+
     /// The `k` best evaluated trials by `objective`, best first (ties: earlier trial first).
     pub fn top_k(&self, objective: &Objective, k: usize) -> Vec<&TrialRecord> {
         let mut ranked: Vec<(&TrialRecord, f64)> = self

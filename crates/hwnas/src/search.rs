@@ -234,35 +234,13 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let summary = summary?;
     let p = &summary.progress;
-    // What settled the proposals that were not trained: the budget filter or an earlier trial of
-    // the same network.
-    let mut settled = std::collections::BTreeMap::<String, usize>::new();
-    for record in Report::load(&args.out)?.records {
-        if let Some(reason) = record.reason {
-            *settled.entry(reason).or_default() += 1;
-        }
-    }
-    let not_trained: usize = settled.values().sum();
-    let settled: Vec<String> = settled
-        .iter()
-        .map(|(reason, n)| match reason.as_str() {
-            "filter" => format!("{n} outside the budget"),
-            "duplicate" => format!("{n} a network already trained"),
-            other => format!("{n} {other}"),
-        })
-        .collect();
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{} trials ({} failed), {} proposals not trained ({}), in {:.1} s; stopped: {:?}",
+        "{} trials ({} failed), {} proposals not trained, in {:.1} s; stopped: {:?}",
         p.evaluated,
         p.failed,
-        not_trained,
-        if settled.is_empty() {
-            "none".to_string()
-        } else {
-            settled.join(", ")
-        },
+        p.rejected,
         p.elapsed.as_secs_f64(),
         summary.stop
     )?;
@@ -305,12 +283,26 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
 pub(crate) fn report_dir(dir: &Path, top: usize) -> anyhow::Result<()> {
     let report = Report::load(dir)?;
     let (ok, invalid, failed) = report.counts();
+    let reasons: Vec<String> = report
+        .reasons()
+        .iter()
+        .map(|(reason, n)| match *reason {
+            "filter" => format!("{n} outside the budget"),
+            "duplicate" => format!("{n} a network already trained"),
+            other => format!("{n} {other}"),
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
-    writeln!(
+    write!(
         out,
-        "{}: {ok} ok, {invalid} invalid, {failed} failed",
+        "{}: {ok} ok, {failed} failed, {invalid} not trained",
         dir.display()
     )?;
+    if reasons.is_empty() {
+        writeln!(out)?;
+    } else {
+        writeln!(out, " ({})", reasons.join(", "))?;
+    }
     let accuracy = Objective::maximize("accuracy");
     let best = report.top_k(&accuracy, top);
     if best.is_empty() {

@@ -287,6 +287,14 @@ fn cli_search_resume_report_and_export() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("2 trials (0 failed)"), "{stdout}");
     let log = read_log(&out);
+    // The report says what settled each proposal that was not trained.
+    let outside = log.iter().filter(|r| r["reason"] == "filter").count();
+    let summary = if outside == 0 {
+        format!("{}: 2 ok, 0 failed, 0 not trained\n", out.display())
+    } else {
+        format!("not trained ({outside} outside the budget)")
+    };
+    assert!(stdout.contains(&summary), "{summary}: {stdout}");
     let ok: Vec<&serde_json::Value> = log.iter().filter(|r| r["status"] == "ok").collect();
     assert_eq!(ok.len(), 2);
     for record in &log {
