@@ -358,6 +358,9 @@ impl<'a> OneShotRun<'a> {
                     },
                 )?;
             }
+            // After every epoch, so that a run killed later still leaves a supernet to search
+            // (`from_trained`).
+            save_weights(&trainer, &self.dir)?;
             record.duration_s = clock.elapsed().as_secs_f64();
             append(&self.dir.join(SUPERNET_LOG), &record)?;
             if let Some(callback) = &mut self.on_epoch {
@@ -365,12 +368,9 @@ impl<'a> OneShotRun<'a> {
             }
             epochs.push(record);
         }
-        trainer
-            .save(
-                &self.dir.join(SUPERNET_WEIGHTS),
-                &self.dir.join(ARCHITECTURE_WEIGHTS),
-            )
-            .map_err(|e| invalid(e.to_string()))?;
+        if training_epochs == 0 {
+            save_weights(&trainer, &self.dir)?;
+        }
 
         if algorithm.is_differentiable() {
             let best = trainer
@@ -503,6 +503,20 @@ fn inherited_accuracy(
 ) -> Result<f64, EvaluationError> {
     let network = supernet.export(sample)?.recalibrate(calibration.clone());
     accuracy(&burn::module::Module::valid(&network), loader)
+}
+
+/// Writes the trainer's weights into `dir`, each file whole or not at all (written aside, then
+/// renamed over the previous one).
+fn save_weights(trainer: &OneShotTrainer, dir: &Path) -> Result<(), ExperimentError> {
+    let (weights, architecture) = (dir.join(SUPERNET_WEIGHTS), dir.join(ARCHITECTURE_WEIGHTS));
+    let aside = |path: &Path| path.with_extension("bpk.tmp");
+    trainer
+        .save(&aside(&weights), &aside(&architecture))
+        .map_err(|e| ExperimentError::Config(e.to_string()))?;
+    for path in [weights, architecture] {
+        std::fs::rename(aside(&path), &path).map_err(ExperimentError::io(&path))?;
+    }
+    Ok(())
 }
 
 fn unix_now() -> f64 {
