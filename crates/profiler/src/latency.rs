@@ -213,14 +213,12 @@ impl LatencyProfiler {
 /// VM, a CPU changing frequency, a GPU warming up) slows each of them alike instead of whichever
 /// happened to be measured during a slow spell. Times in milliseconds, one list per network.
 ///
-/// Each network reads a random input of its own dims (batch first). Every network first runs
-/// `warmup` untimed passes. Each visit to a network after another one ran starts with an untimed
-/// pass (its weights back into cache, as in a back-to-back measurement) unless its passes last a
-/// whole visit, then times passes, a device sync inside the timed region, for [`INTERLEAVED_VISIT`] (at least
-/// one). Visits go
-/// round-robin, starting one network later each round, until every network has `min_runs` passes
-/// and `budget` of timed time, or `max_runs` passes. Networks with fewer than `min_runs` passes
-/// keep being visited after the others stop.
+/// Each network reads a random input of its own dims (batch first) and first runs `warmup`
+/// untimed passes. A visit to a network after another one ran starts with an untimed pass (its
+/// weights back into cache, as in a back-to-back measurement) unless its passes last a whole
+/// visit, then times passes, a device sync inside the timed region, for [`INTERLEAVED_VISIT`] (at
+/// least one pass). Visits go round-robin, starting one network later each round, until every
+/// network has `min_runs` passes and `budget` of timed time, or `max_runs` passes.
 pub fn time_interleaved(
     networks: &[(Network, Vec<usize>)],
     device: &Device,
