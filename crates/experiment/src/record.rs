@@ -42,6 +42,13 @@ pub struct TrialRecord {
 /// Reads a trial log. A last line cut short by a crash is dropped (its byte offset is returned so
 /// the writer can truncate it); a malformed line elsewhere is an error naming it.
 pub fn read_log(path: &Path) -> Result<(Vec<TrialRecord>, u64), ExperimentError> {
+    read_json_lines(path)
+}
+
+/// [`read_log`] for a log of any record type (one JSON object per line); a missing file is empty.
+pub(crate) fn read_json_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<(Vec<T>, u64), ExperimentError> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
@@ -63,7 +70,7 @@ pub fn read_log(path: &Path) -> Result<(Vec<TrialRecord>, u64), ExperimentError>
             good_bytes += n as u64;
             continue;
         }
-        match serde_json::from_str::<TrialRecord>(&line) {
+        match serde_json::from_str::<T>(&line) {
             Ok(record) if line.ends_with('\n') => {
                 records.push(record);
                 good_bytes += n as u64;

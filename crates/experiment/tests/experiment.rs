@@ -483,13 +483,66 @@ mod oneshot {
         // The directory is not overwritten.
         let again = OneShotRun::new(
             dir.path(),
-            space,
+            space.clone(),
             &data,
             Device::flex(),
             config(Algorithm::Proxyless, 1),
         )
         .run();
         assert!(matches!(again, Err(ExperimentError::Resume(_))));
+
+        // Killed during the second epoch: one epoch logged, a trial line cut short, no choice.
+        let log = dir.path().join(SUPERNET_LOG);
+        let first_epoch = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        std::fs::write(&log, format!("{first_epoch}\n{{\"epoch\": 1, \"lo")).unwrap();
+        let trials = dir.path().join("trials.jsonl");
+        let first_trial = std::fs::read_to_string(&trials)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        std::fs::write(&trials, format!("{first_trial}\n{{\"id\": 1, ")).unwrap();
+        std::fs::remove_file(dir.path().join(BEST_FILE)).unwrap();
+        let resumed_settings = OneShotRunConfig {
+            finetune_epochs: 1,
+            ..config(Algorithm::Proxyless, 2)
+        };
+        let other = OneShotRun::new(
+            dir.path(),
+            space.clone(),
+            &data,
+            Device::flex(),
+            config(Algorithm::Proxyless, 3),
+        )
+        .resume(true)
+        .run()
+        .unwrap_err();
+        assert!(other.to_string().contains("other settings"), "{other}");
+        let mut resumed_steps = 0;
+        let resumed = OneShotRun::new(dir.path(), space, &data, Device::flex(), resumed_settings)
+            .with_cost("flops", counts.flops())
+            .resume(true)
+            .on_step(|_, _| resumed_steps += 1)
+            .run()
+            .unwrap();
+        // Only the second epoch trained again.
+        assert_eq!(resumed_steps, train.len().div_ceil(32));
+        let epochs: Vec<EpochRecord> = read_lines(&log);
+        assert_eq!(epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), [0, 1]);
+        let report = Report::load(dir.path()).unwrap();
+        assert_eq!(
+            report.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        let best = std::fs::read_to_string(dir.path().join(BEST_FILE)).unwrap();
+        assert_eq!(Sample::from_json(best.trim()).unwrap(), resumed.best);
+        assert_eq!(resumed.epochs.len(), 2);
     }
 
     #[test]

@@ -112,6 +112,10 @@ pub struct OneShotArgs {
     /// Seed of the path sampling, the data order and the device.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Go on with a run that stopped in `--out` (same command otherwise): training resumes after
+    /// its last finished epoch, a SPOS search where it was.
+    #[arg(long)]
+    resume: bool,
 }
 
 pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
@@ -220,6 +224,7 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
     if let Some(trained) = &args.from {
         run = run.from_trained(trained);
     }
+    run = run.resume(args.resume);
     if let (Some(cost), Some(baseline)) = (&cost, args.baseline) {
         let config = PenaltyConfig {
             baseline,

@@ -18,8 +18,8 @@ use crate::EvaluationError;
 pub use data::{ImageBatch, ImageBatcher, ImageItem, ImageSet};
 pub use evaluator::{OptimizerKind, Schedule, TrainingConfig, TrainingEvaluator};
 pub use oneshot::{
-    ARCHITECTURE_WEIGHTS, EpochRecord, OneShotRun, OneShotRunConfig, OneShotSummary, SUPERNET_LOG,
-    SUPERNET_WEIGHTS,
+    ARCHITECTURE_WEIGHTS, EpochRecord, ONESHOT_SETTINGS, OneShotRun, OneShotRunConfig,
+    OneShotSummary, SUPERNET_LOG, SUPERNET_WEIGHTS,
 };
 
 /// Share of the images of `loader` that `network` classifies correctly.

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ImageBatch, ImageBatcher, ImageSet, TrainingConfig, TrainingEvaluator, accuracy};
 use crate::experiment::write_atomic;
+use crate::record::read_json_lines;
 use crate::{
     BEST_FILE, EvaluationError, Experiment, ExperimentConfig, ExperimentError, LOG_FILE, Summary,
-    TrialContext, TrialRecord,
+    TrialContext, TrialRecord, read_log,
 };
 
 /// The supernet's training log inside a one-shot directory: one [`EpochRecord`] per line.
@@ -29,6 +30,9 @@ pub const SUPERNET_WEIGHTS: &str = "supernet.bpk";
 /// The architecture parameters inside a one-shot directory (burnpack): the learnt distribution of
 /// gradient-based algorithms, uniform for SPOS.
 pub const ARCHITECTURE_WEIGHTS: &str = "architecture.bpk";
+
+/// The settings of the run inside a one-shot directory: a resumed run must have the same.
+pub const ONESHOT_SETTINGS: &str = "oneshot.json";
 
 /// Settings of a [`OneShotRun`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +128,7 @@ pub struct OneShotRun<'a> {
     on_step: Option<Box<dyn FnMut(usize, usize) + 'a>>,
     on_epoch: Option<EpochCallback<'a>>,
     trained: Option<PathBuf>,
+    resume: bool,
 }
 
 impl<'a> OneShotRun<'a> {
@@ -148,7 +153,18 @@ impl<'a> OneShotRun<'a> {
             on_step: None,
             on_epoch: None,
             trained: None,
+            resume: false,
         }
+    }
+
+    /// Goes on with a run that stopped (killed, crashed) in the same directory, with the same
+    /// settings: training resumes after the last epoch in `supernet.jsonl`, from the weights and
+    /// architecture parameters written after it, and a SPOS search resumes as an [`Experiment`]
+    /// does. Adam's moments and the data order start afresh, so a resumed run is not bit-for-bit
+    /// the uninterrupted one. A directory without a run starts one.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
     }
 
     /// Searches the supernet that an earlier SPOS run trained into `dir` (its `supernet.bpk`)
@@ -220,11 +236,30 @@ impl<'a> OneShotRun<'a> {
                 self.space.input()
             )));
         }
-        if self.dir.join(LOG_FILE).exists() || self.dir.join(SUPERNET_LOG).exists() {
+        let settings = self.dir.join(ONESHOT_SETTINGS);
+        let holds_run = self.dir.join(LOG_FILE).exists() || self.dir.join(SUPERNET_LOG).exists();
+        if holds_run && !self.resume {
             return Err(ExperimentError::Resume(format!(
-                "{} already holds an experiment; choose another directory",
+                "{} already holds an experiment: resume it or choose another directory",
                 self.dir.display()
             )));
+        }
+        if self.resume && (holds_run || settings.exists()) {
+            let text =
+                std::fs::read_to_string(&settings).map_err(ExperimentError::io(&settings))?;
+            let saved: OneShotRunConfig = serde_json::from_str(&text).map_err(|e| {
+                ExperimentError::Resume(format!(
+                    "{} is not a one-shot run: {e}",
+                    settings.display()
+                ))
+            })?;
+            if saved != config {
+                return Err(ExperimentError::Resume(format!(
+                    "{} was run with other settings ({})",
+                    self.dir.display(),
+                    settings.display()
+                )));
+            }
         }
         self.device.seed(config.oneshot.seed);
         let autodiff = self.device.clone().autodiff();
@@ -280,12 +315,17 @@ impl<'a> OneShotRun<'a> {
         };
         // Only now, so that a run refused for its settings or weights leaves nothing behind.
         std::fs::create_dir_all(&self.dir).map_err(ExperimentError::io(&self.dir))?;
+        let settings_json = serde_json::to_vec_pretty(&config).expect("settings serialize");
+        write_atomic(&settings, &settings_json)?;
+        let mut epochs: Vec<EpochRecord> = Vec::with_capacity(training_epochs);
+        if self.resume {
+            epochs = self.resume_training(&mut trainer, training_epochs)?;
+        }
         let steps_per_epoch = train.len().div_ceil(config.batch_size);
         let total_steps = steps_per_epoch * training_epochs;
-        let mut epochs = Vec::with_capacity(training_epochs);
-        let mut step = 0;
+        let mut step = steps_per_epoch * epochs.len();
         let mut arch_batches = arch_loader.iter();
-        for epoch in 0..training_epochs {
+        for epoch in epochs.len()..training_epochs {
             let clock = Instant::now();
             let (mut loss, mut arch_loss, mut n_arch) = (0.0, 0.0, 0);
             let mut expected_cost = None;
@@ -422,6 +462,7 @@ impl<'a> OneShotRun<'a> {
                 max_trials: config.search_trials,
                 seed,
                 objective: Objective::maximize("accuracy"),
+                resume: self.resume,
                 ..ExperimentConfig::default()
             },
         );
@@ -441,6 +482,36 @@ impl<'a> OneShotRun<'a> {
             epochs,
             search: Some(summary),
         })
+    }
+
+    /// What a stopped run finished: its epochs (a line cut short dropped), the weights and
+    /// architecture parameters written after the last of them, and, for gradient-based
+    /// algorithms, only the per-epoch trials of those epochs.
+    fn resume_training(
+        &self,
+        trainer: &mut OneShotTrainer,
+        training_epochs: usize,
+    ) -> Result<Vec<EpochRecord>, ExperimentError> {
+        let log = self.dir.join(SUPERNET_LOG);
+        if !log.exists() {
+            return Ok(Vec::new());
+        }
+        let (mut epochs, _) = read_json_lines::<EpochRecord>(&log)?;
+        epochs.truncate(training_epochs);
+        write_atomic(&log, json_lines(&epochs).as_bytes())?;
+        if !epochs.is_empty() {
+            trainer
+                .load_weights(&self.dir.join(SUPERNET_WEIGHTS))
+                .and_then(|()| trainer.load_architecture(&self.dir.join(ARCHITECTURE_WEIGHTS)))
+                .map_err(|e| ExperimentError::Resume(e.to_string()))?;
+        }
+        if self.config.oneshot.algorithm.is_differentiable() {
+            let trials = self.dir.join(LOG_FILE);
+            let (mut records, _) = read_log(&trials)?;
+            records.retain(|record| (record.id as usize) < epochs.len());
+            write_atomic(&trials, json_lines(&records).as_bytes())?;
+        }
+        Ok(epochs)
     }
 
     /// Trains `sample`'s subnet alone from its inherited weights, if asked, and records its
@@ -517,6 +588,14 @@ fn save_weights(trainer: &OneShotTrainer, dir: &Path) -> Result<(), ExperimentEr
         std::fs::rename(aside(&path), &path).map_err(ExperimentError::io(&path))?;
     }
     Ok(())
+}
+
+/// One JSON object per line.
+fn json_lines<T: Serialize>(records: &[T]) -> String {
+    records
+        .iter()
+        .map(|record| serde_json::to_string(record).expect("records serialize") + "\n")
+        .collect()
 }
 
 fn unix_now() -> f64 {

@@ -149,11 +149,9 @@ impl Supernet {
         let mut path = Vec::new();
         self.root
             .collect(self.space.root(), &self.route_fixed(&indices), &mut path);
-        let device = self
-            .devices()
-            .into_iter()
-            .next()
-            .unwrap_or_else(Device::flex);
+        // A supernet without a single parameter has no device of its own (and its export none
+        // to place): any will do, and `flex` may not be built.
+        let device = self.devices().into_iter().next().unwrap_or_default();
         let mut path = path.into_iter();
         let (root, _) = build_block(
             &architecture.root,

@@ -93,6 +93,33 @@ pub struct OneShotTrainer {
     loss: CrossEntropyLoss,
 }
 
+/// Loads the burnpack record at `path` into `module`, which keeps its own values if the record
+/// does not fit it.
+fn load_record<M: Module + Clone>(
+    module: &mut Option<M>,
+    path: &Path,
+    what: &str,
+    space: &str,
+) -> Result<(), OneShotError> {
+    let record = ModuleRecord::load(path)
+        .map_err(|e| OneShotError::Weights(format!("cannot read {}: {e}", path.display())))?;
+    let current = module.take().expect("present between steps");
+    let fallback = current.clone();
+    match current.try_load_record(record) {
+        Ok(loaded) => {
+            *module = Some(loaded);
+            Ok(())
+        }
+        Err(e) => {
+            *module = Some(fallback);
+            Err(OneShotError::Weights(format!(
+                "{} does not hold {what} of `{space}`: {e}",
+                path.display()
+            )))
+        }
+    }
+}
+
 /// A batch of images and their class indices.
 pub type Batch = (Tensor<4>, Tensor<1, Int>);
 
@@ -180,24 +207,18 @@ impl OneShotTrainer {
     /// Replaces the supernet's weights with those [`save`](Self::save) wrote for the same space,
     /// so that a trained supernet is searched again (under another budget, say) without training.
     pub fn load_weights(&mut self, path: &Path) -> Result<(), OneShotError> {
-        let record = ModuleRecord::load(path)
-            .map_err(|e| OneShotError::Weights(format!("cannot read {}: {e}", path.display())))?;
-        let supernet = self.supernet.take().expect("present between steps");
-        let fallback = supernet.clone();
-        match supernet.try_load_record(record) {
-            Ok(loaded) => {
-                self.supernet = Some(loaded);
-                Ok(())
-            }
-            Err(e) => {
-                self.supernet = Some(fallback);
-                Err(OneShotError::Weights(format!(
-                    "{} does not hold a supernet of `{}`: {e}",
-                    path.display(),
-                    self.space.name()
-                )))
-            }
-        }
+        load_record(&mut self.supernet, path, "a supernet", self.space.name())
+    }
+
+    /// Replaces the architecture parameters with those [`save`](Self::save) wrote for the same
+    /// space (with [`load_weights`](Self::load_weights), training goes on where it stopped).
+    pub fn load_architecture(&mut self, path: &Path) -> Result<(), OneShotError> {
+        load_record(
+            &mut self.arch,
+            path,
+            "architecture parameters",
+            self.space.name(),
+        )
     }
 
     /// The architecture parameters as learnt so far (uniform for SPOS).
