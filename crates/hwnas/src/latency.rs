@@ -99,6 +99,7 @@ fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
     let config = LatencyConfig {
         batch,
         budget: Duration::from_millis(args.budget_ms),
+        interleave: args.interleave as usize,
         ..LatencyConfig::default()
     };
     // A bad sample is reported before any time is spent measuring the others.
@@ -109,9 +110,7 @@ fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
     }
     let profiler = LatencyProfiler::new(space, device, config)?;
     let bar = bar(samples.len(), "samples");
-    let latencies = profiler.measure_many(&samples, args.interleave as usize, &mut |done, _| {
-        bar.set_position(done as u64)
-    });
+    let latencies = profiler.measure_many(&samples, &mut |done, _| bar.set_position(done as u64));
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     for (sample, latency) in samples.iter().zip(latencies?) {
@@ -180,12 +179,15 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         fit_samples: args.fit_samples,
         seed: args.seed,
         statistic: args.statistic,
-        interleave: args.interleave as usize,
         layer_timing: LatencyConfig {
             budget: Duration::from_millis(args.layer_budget_ms),
-            ..defaults.layer_timing.clone()
+            interleave: args.interleave as usize,
+            ..defaults.layer_timing
         },
-        ..defaults
+        model_timing: LatencyConfig {
+            interleave: args.interleave as usize,
+            ..defaults.model_timing
+        },
     };
     let bar = bar(0, "layers");
     let predictor = LatencyPredictor::build(&space, &device, &config, &mut |done, total| {
@@ -339,9 +341,9 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
             args.seed,
             &LatencyConfig {
                 budget: Duration::from_millis(args.budget_ms),
+                interleave: args.interleave as usize,
                 ..LatencyConfig::default()
             },
-            args.interleave as usize,
             &mut |done, _| bar.set_position(done as u64),
         );
         bar.finish_and_clear();
@@ -455,13 +457,13 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         predictor.check_device(&device)?;
         let timing = LatencyConfig {
             budget: Duration::from_millis(args.budget_ms),
+            interleave: args.interleave as usize,
             ..LatencyConfig::default()
         };
         let profiler = LatencyProfiler::new(space.clone(), device, timing)?;
         let bar = bar(samples.len(), &format!("samples measured on {name}"));
-        let measured = profiler.measure_many(&samples, args.interleave as usize, &mut |done, _| {
-            bar.set_position(done as u64)
-        });
+        let measured =
+            profiler.measure_many(&samples, &mut |done, _| bar.set_position(done as u64));
         bar.finish_and_clear();
         let statistic = predictor.file().statistic;
         let measured = measured?.iter().map(|l| l.get(statistic)).collect();

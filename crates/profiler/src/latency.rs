@@ -25,6 +25,14 @@ pub struct LatencyConfig {
     /// The statistic of the timed passes that `profile` reports.
     #[serde(default)]
     pub statistic: Statistic,
+    /// Networks held at once and timed in interleaved visits when several are measured (see
+    /// [`time_interleaved`]).
+    #[serde(default = "default_interleave")]
+    pub interleave: usize,
+}
+
+fn default_interleave() -> usize {
+    DEFAULT_INTERLEAVE
 }
 
 /// Which statistic of the timed passes stands for a network's latency.
@@ -70,6 +78,7 @@ impl Default for LatencyConfig {
             max_runs: 200,
             budget: Duration::from_millis(200),
             statistic: Statistic::Median,
+            interleave: DEFAULT_INTERLEAVE,
         }
     }
 }
@@ -150,9 +159,14 @@ impl LatencyProfiler {
         device: Device,
         config: LatencyConfig,
     ) -> Result<Self, ProfileError> {
-        if config.batch == 0 || config.min_runs == 0 || config.max_runs < config.min_runs {
+        if config.batch == 0
+            || config.min_runs == 0
+            || config.max_runs < config.min_runs
+            || config.interleave == 0
+        {
             return Err(ProfileError::Unsupported(format!(
-                "latency settings need batch >= 1 and 1 <= min_runs <= max_runs, got {config:?}"
+                "latency settings need batch >= 1, 1 <= min_runs <= max_runs and interleave >= 1, \
+                 got {config:?}"
             )));
         }
         Ok(Self {
@@ -166,21 +180,20 @@ impl LatencyProfiler {
     /// Measures `sample` now (never cached).
     pub fn measure(&self, sample: &Sample) -> Result<Latency, ProfileError> {
         Ok(self
-            .measure_many(std::slice::from_ref(sample), 1, &mut |_, _| {})?
+            .measure_many(std::slice::from_ref(sample), &mut |_, _| {})?
             .remove(0))
     }
 
     /// Measures `samples` now, interleaved (see [`time_interleaved`]), in groups of at most
-    /// `group` networks held at once; `progress(done, total)` follows the groups.
+    /// `interleave` networks held at once; `progress(done, total)` follows the groups.
     pub fn measure_many(
         &self,
         samples: &[Sample],
-        group: usize,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Latency>, ProfileError> {
         let dims = self.space.input().with_batch(self.config.batch);
         let mut latencies = Vec::with_capacity(samples.len());
-        for chunk in samples.chunks(group.max(1)) {
+        for chunk in samples.chunks(self.config.interleave.max(1)) {
             progress(latencies.len(), samples.len());
             let networks = chunk
                 .iter()

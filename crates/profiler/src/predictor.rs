@@ -10,9 +10,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::DeviceFingerprint;
-use crate::latency::{
-    DEFAULT_INTERLEAVE, LatencyConfig, LatencyProfiler, Statistic, time_interleaved,
-};
+use crate::latency::{LatencyConfig, LatencyProfiler, Statistic, time_interleaved};
 use crate::rank::{PredictionAccuracy, fit_line, fit_plane};
 use crate::table::LayerTable;
 use crate::{ProfileError, Profiler};
@@ -36,9 +34,6 @@ pub struct PredictorConfig {
     /// What the table predicts: layers and whole networks are summarised by this statistic of
     /// their timed passes.
     pub statistic: Statistic,
-    /// Networks held at once and timed in interleaved visits (layers and whole networks alike), so
-    /// that a machine whose speed drifts during the build slows them alike.
-    pub interleave: usize,
 }
 
 impl Default for PredictorConfig {
@@ -56,7 +51,6 @@ impl Default for PredictorConfig {
             fit_samples: 30,
             seed: 0,
             statistic: Statistic::Median,
-            interleave: DEFAULT_INTERLEAVE,
         }
     }
 }
@@ -204,8 +198,8 @@ fn single_layer(layer: &Layer, input: Shape) -> Architecture {
 
 /// The latency of each small network (`config.statistic` of its timed passes) with the cost of
 /// timing an empty network (the call and the sync) taken out, and that cost. The networks are
-/// timed interleaved in groups of `config.interleave`, each with the empty network among them, so
-/// that each group's overhead is measured in the same spell as its layers.
+/// timed interleaved in groups of `layer_timing.interleave`, each with the empty network among
+/// them, so that each group's overhead is measured in the same spell as its layers.
 fn time_layers(
     architectures: &[Architecture],
     empty: &Architecture,
@@ -225,7 +219,7 @@ fn time_layers(
     };
     let mut latencies = Vec::with_capacity(architectures.len());
     let mut overheads = Vec::new();
-    for group in architectures.chunks(config.interleave.max(2) - 1) {
+    for group in architectures.chunks(config.layer_timing.interleave.max(2) - 1) {
         progress(latencies.len(), architectures.len());
         let networks = std::iter::once(empty)
             .chain(group)
@@ -319,7 +313,7 @@ impl LatencyPredictor {
             counts.push(count_table.cost_indices(&indices)?);
         }
         let times: Vec<f64> = measured
-            .measure_many(&samples, config.interleave, &mut |_, _| {})?
+            .measure_many(&samples, &mut |_, _| {})?
             .iter()
             .map(|latency| latency.get(config.statistic))
             .collect();
@@ -427,10 +421,9 @@ impl LatencyPredictor {
         self.predict_indices(&self.table.search_space().indices(sample)?)
     }
 
-    /// Measures `n` random samples (seeded) end to end on `device`, `interleave` networks at a
-    /// time in interleaved visits, and compares them with the predictions; `progress(done, total)`
-    /// follows the samples.
-    #[allow(clippy::too_many_arguments)]
+    /// Measures `n` random samples (seeded) end to end on `device` as `timing` says (interleaved,
+    /// `timing.interleave` at a time) and compares them with the predictions;
+    /// `progress(done, total)` follows the samples.
     pub fn evaluate(
         &self,
         space: &ModelSpace,
@@ -438,7 +431,6 @@ impl LatencyPredictor {
         n: usize,
         seed: u64,
         timing: &LatencyConfig,
-        interleave: usize,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<(PredictionAccuracy, Vec<Evaluated>), ProfileError> {
         if n < 2 {
@@ -459,7 +451,7 @@ impl LatencyPredictor {
         let samples = (0..n)
             .map(|_| space.search_space().random_sample(&mut rng))
             .collect::<Result<Vec<_>, _>>()?;
-        let latencies = measured.measure_many(&samples, interleave, progress)?;
+        let latencies = measured.measure_many(&samples, progress)?;
         let rows = samples
             .into_iter()
             .zip(latencies)

@@ -323,13 +323,16 @@ mod latency {
     fn measuring_many_keeps_the_order_of_the_samples() {
         let space = hub::space("mobile-micro").unwrap();
         let (big, small) = extremes(&space);
-        let profiler =
-            LatencyProfiler::new(space, Device::flex(), LatencyConfig::default()).unwrap();
+        let config = LatencyConfig {
+            interleave: 3,
+            ..LatencyConfig::default()
+        };
+        let profiler = LatencyProfiler::new(space, Device::flex(), config).unwrap();
         let samples = [big.clone(), small.clone(), big, small];
         let mut reported = Vec::new();
         // Groups of 3: the last sample is measured on its own.
         let latencies = profiler
-            .measure_many(&samples, 3, &mut |done, total| reported.push((done, total)))
+            .measure_many(&samples, &mut |done, total| reported.push((done, total)))
             .unwrap();
         assert_eq!(reported, [(0, 4), (3, 4), (4, 4)]);
         let min: Vec<f64> = latencies.iter().map(|l| l.min_ms).collect();
@@ -345,11 +348,13 @@ mod latency {
     fn a_table_predicts_the_statistic_it_was_built_for() {
         let space = hub::space("mobile-micro").unwrap();
         let config = PredictorConfig {
-            layer_timing: quick(),
+            layer_timing: LatencyConfig {
+                interleave: 8,
+                ..quick()
+            },
             model_timing: quick(),
             fit_samples: 3,
             statistic: Statistic::Min,
-            interleave: 8,
             ..PredictorConfig::default()
         };
         let predictor =
@@ -367,8 +372,12 @@ mod latency {
             "mean".parse::<Statistic>().unwrap_err(),
             "unknown statistic `mean`: median or min"
         );
+        let timing = LatencyConfig {
+            interleave: 2,
+            ..quick()
+        };
         let (rows_accuracy, rows) = predictor
-            .evaluate(&space, &Device::flex(), 3, 5, &quick(), 2, &mut |_, _| {})
+            .evaluate(&space, &Device::flex(), 3, 5, &timing, &mut |_, _| {})
             .unwrap();
         assert_eq!((rows_accuracy.n, rows.len()), (3, 3));
         assert!(
