@@ -6,6 +6,9 @@
 #
 #   benches/latency_on_device.sh flex cuda wgpu      # each device needs its cargo feature
 #
+# (Building the `cuda` feature downloads an LLVM bundle: without internet, pass a binary built
+# elsewhere in HWNAS, or measure the GPU through wgpu.)
+#
 # Environment: OUT (default latency-figures/) receives one file per step; HWNAS, a prebuilt
 # `hwnas` binary with the devices' features, skips the build; SAMPLES (default 100); BENCH=0 skips
 # the bench (its build takes long on a fresh machine).
