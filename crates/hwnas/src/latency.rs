@@ -319,8 +319,8 @@ pub struct EvaluateArgs {
     /// Timing budget per sample, milliseconds (at least 10 timed passes).
     #[arg(long, default_value_t = 200)]
     budget_ms: u64,
-    /// Measure the samples a second time and compare the two measurements too: the ceiling that
-    /// the machine's own noise puts on any predictor.
+    /// Measure the samples a second time and compare the two measurements too: how well the
+    /// machine agrees with itself, the yardstick for the predictor.
     #[arg(long)]
     twice: bool,
 }
