@@ -632,6 +632,28 @@ mod oneshot {
         assert!(error.contains("only SPOS"), "{error}");
         let error = run(Algorithm::Spos, again.path().join("nowhere").as_path());
         assert!(error.contains("cannot read"), "{error}");
+
+        // Resuming a run whose search has ended trains nothing and evaluates nothing again.
+        let full = trials(dir.path());
+        let mut steps = 0;
+        let budget_flops = counts.flops();
+        let resumed = OneShotRun::new(
+            dir.path(),
+            space.clone(),
+            &data,
+            Device::flex(),
+            config(Algorithm::Spos, 1),
+        )
+        .with_cost("flops", counts.flops())
+        .with_budget(move |sample| budget_flops.profile(sample).is_ok_and(|f| f <= limit))
+        .resume(true)
+        .on_step(|_, _| steps += 1)
+        .run()
+        .unwrap();
+        assert_eq!(steps, 0);
+        assert_eq!(resumed.search.unwrap().progress.evaluated, 6);
+        assert_eq!(trials(dir.path()), full);
+        assert_eq!(resumed.best, summary.best);
     }
 
     #[test]
