@@ -211,6 +211,10 @@ impl<'a> Experiment<'a> {
         if let Some(error) = shared.error.take() {
             return Err(error);
         }
+        // Once more at the end: a kill between a record and its best.json leaves the log ahead.
+        if let Some((_, record)) = &shared.best {
+            runner.write_best(&record.sample)?;
+        }
         shared.progress.elapsed = began.elapsed();
         Ok(Summary {
             progress: shared.progress,

@@ -633,8 +633,10 @@ mod oneshot {
         let error = run(Algorithm::Spos, again.path().join("nowhere").as_path());
         assert!(error.contains("cannot read"), "{error}");
 
-        // Resuming a run whose search has ended trains nothing and evaluates nothing again.
+        // Killed after the search's last record, before its choice was written: resuming trains
+        // nothing, evaluates nothing again and writes the choice.
         let full = trials(dir.path());
+        std::fs::remove_file(dir.path().join(BEST_FILE)).unwrap();
         let mut steps = 0;
         let budget_flops = counts.flops();
         let resumed = OneShotRun::new(
@@ -654,6 +656,8 @@ mod oneshot {
         assert_eq!(resumed.search.unwrap().progress.evaluated, 6);
         assert_eq!(trials(dir.path()), full);
         assert_eq!(resumed.best, summary.best);
+        let best = std::fs::read_to_string(dir.path().join(BEST_FILE)).unwrap();
+        assert_eq!(Sample::from_json(best.trim()).unwrap(), resumed.best);
     }
 
     #[test]
