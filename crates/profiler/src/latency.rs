@@ -143,8 +143,9 @@ impl Latency {
 
 /// Latency measured on a real burn device: freeze, warm up, then time `forward` between syncs.
 ///
-/// The latency of a sample is cached by its stable hash, so a filter and the trial log that ask
-/// for the same sample measure it once.
+/// The latency of a sample is cached by the network it builds
+/// ([`ModelSpace::architecture_hash`]), so a filter and the trial log that ask for the same
+/// sample, or samples that differ only in choices the network never reads, measure it once.
 pub struct LatencyProfiler {
     space: ModelSpace,
     device: Device,
@@ -317,7 +318,7 @@ pub const INTERLEAVED_VISIT: Duration = Duration::from_millis(10);
 impl Profiler for LatencyProfiler {
     /// The latency in milliseconds, as the configured statistic.
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
-        let key = sample.stable_hash();
+        let key = self.space.architecture_hash(sample)?;
         if let Some(&latency) = self
             .cache
             .lock()

@@ -320,6 +320,20 @@ mod latency {
     }
 
     #[test]
+    fn measured_latency_is_cached_per_network() {
+        let space = hub::space("mobile-micro").unwrap();
+        let profiler = LatencyProfiler::new(space.clone(), Device::flex(), quick()).unwrap();
+        let mut shallow = space.search_space().default_sample().unwrap();
+        shallow.insert("s1_depth", 1);
+        // Block 2 of stage 1 is not built at depth 1: the same network, measured once.
+        let mut unread = shallow.clone();
+        unread.insert("s1_b2_kernel", 5);
+        let first = profiler.profile(&shallow).unwrap();
+        assert_eq!(profiler.profile(&unread).unwrap(), first);
+        assert!(profiler.profile(&Sample::default()).is_err());
+    }
+
+    #[test]
     fn measuring_many_keeps_the_order_of_the_samples() {
         let space = hub::space("mobile-micro").unwrap();
         let (big, small) = extremes(&space);
