@@ -552,25 +552,27 @@ mod oneshot {
         let data = small_digits();
         let counts = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
         let limit = 250_000.0;
-        let (range_flops, budget_flops) = (counts.flops(), counts.flops());
+        // A SPOS run into `out` that searches only subnets within `limit` FLOPs.
+        let within_budget = |out: &std::path::Path| {
+            let flops = counts.flops();
+            OneShotRun::new(
+                out,
+                space.clone(),
+                &data,
+                Device::flex(),
+                config(Algorithm::Spos, 1),
+            )
+            .with_cost("flops", counts.flops())
+            .with_budget(move |sample| flops.profile(sample).is_ok_and(|f| f <= limit))
+        };
+        let range_flops = counts.flops();
         let range = RangeFilter::new(
             move |sample: &Sample| range_flops.profile(sample).ok(),
             0.0,
             limit,
         )
         .unwrap();
-        let summary = OneShotRun::new(
-            dir.path(),
-            space.clone(),
-            &data,
-            Device::flex(),
-            config(Algorithm::Spos, 1),
-        )
-        .with_cost("flops", counts.flops())
-        .with_range(range)
-        .with_budget(move |sample| budget_flops.profile(sample).is_ok_and(|f| f <= limit))
-        .run()
-        .unwrap();
+        let summary = within_budget(dir.path()).with_range(range).run().unwrap();
         let search = summary.search.unwrap();
         assert_eq!(search.progress.evaluated, 6);
         let report = Report::load(dir.path()).unwrap();
@@ -586,20 +588,11 @@ mod oneshot {
         // budget and seed, evaluates the same subnets to the same accuracies.
         let again = tempfile::tempdir().unwrap();
         let mut steps = 0;
-        let budget_flops = counts.flops();
-        OneShotRun::new(
-            again.path(),
-            space.clone(),
-            &data,
-            Device::flex(),
-            config(Algorithm::Spos, 1),
-        )
-        .with_cost("flops", counts.flops())
-        .with_budget(move |sample| budget_flops.profile(sample).is_ok_and(|f| f <= limit))
-        .from_trained(dir.path())
-        .on_step(|_, _| steps += 1)
-        .run()
-        .unwrap();
+        within_budget(again.path())
+            .from_trained(dir.path())
+            .on_step(|_, _| steps += 1)
+            .run()
+            .unwrap();
         assert_eq!(steps, 0);
         assert!(!again.path().join(SUPERNET_LOG).exists());
         assert!(again.path().join(SUPERNET_WEIGHTS).exists());
@@ -638,20 +631,11 @@ mod oneshot {
         let full = trials(dir.path());
         std::fs::remove_file(dir.path().join(BEST_FILE)).unwrap();
         let mut steps = 0;
-        let budget_flops = counts.flops();
-        let resumed = OneShotRun::new(
-            dir.path(),
-            space.clone(),
-            &data,
-            Device::flex(),
-            config(Algorithm::Spos, 1),
-        )
-        .with_cost("flops", counts.flops())
-        .with_budget(move |sample| budget_flops.profile(sample).is_ok_and(|f| f <= limit))
-        .resume(true)
-        .on_step(|_, _| steps += 1)
-        .run()
-        .unwrap();
+        let resumed = within_budget(dir.path())
+            .resume(true)
+            .on_step(|_, _| steps += 1)
+            .run()
+            .unwrap();
         assert_eq!(steps, 0);
         assert_eq!(resumed.search.unwrap().progress.evaluated, 6);
         assert_eq!(trials(dir.path()), full);

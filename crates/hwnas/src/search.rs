@@ -11,7 +11,9 @@ use hwnas_experiment::train::{ImageSet, TrainingConfig, TrainingEvaluator};
 use hwnas_experiment::{
     Experiment, ExperimentConfig, Progress, Report, TrialRecord, plot_tradeoff,
 };
-use hwnas_middleware::{Chain, Deduplication, Filter, MedianStop, MultipleEvaluation};
+use hwnas_middleware::{
+    Chain, DUPLICATE_REASON, Deduplication, FILTER_REASON, Filter, MedianStop, MultipleEvaluation,
+};
 use hwnas_profiler::{CountOptions, CountProfiler, LatencyConfig, LatencyProfiler, Profiler};
 use hwnas_space::Sample;
 use hwnas_strategy::{
@@ -188,10 +190,7 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     };
     // Samples that differ only in choices their network never reads are one network: it is
     // trained once and the strategy is told its result again.
-    let networks = space.clone();
-    let mut chain = Chain::new(strategy).then(
-        Deduplication::replay().by_key(move |sample| networks.architecture_hash(sample).ok()),
-    );
+    let mut chain = Chain::new(strategy).then(Deduplication::per_network(space.clone()));
     if budget.is_set() {
         let penalise = args.penalise;
         let filter = Filter::new(move |sample| budget.admits(sample));
@@ -287,8 +286,8 @@ pub(crate) fn report_dir(dir: &Path, top: usize) -> anyhow::Result<()> {
         .reasons()
         .iter()
         .map(|(reason, n)| match *reason {
-            "filter" => format!("{n} outside the budget"),
-            "duplicate" => format!("{n} a network already trained"),
+            FILTER_REASON => format!("{n} outside the budget"),
+            DUPLICATE_REASON => format!("{n} a network already trained"),
             other => format!("{n} {other}"),
         })
         .collect();

@@ -1,13 +1,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hwnas_space::{Sample, SearchSpace};
+use hwnas_space::{ModelSpace, Sample, SearchSpace};
 use hwnas_strategy::{Proposal, Strategy, StrategyError, TrialResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Middleware;
 use crate::filter::DEFAULT_PATIENCE;
+
+/// The `reason` of a trial that [`Deduplication`] settled as a repeat.
+pub const DUPLICATE_REASON: &str = "duplicate";
 
 /// Never evaluates a sample twice.
 ///
@@ -75,12 +78,18 @@ impl Deduplication {
     }
 
     /// Samples with the same `key` are one evaluation (`None`: the sample's labels decide), e.g.
-    /// `ModelSpace::architecture_hash`, so that samples differing only in choices their network
-    /// never reads are trained once. The key is not saved with the state: give it again before
+    /// [`ModelSpace::architecture_hash`] (see [`per_network`](Self::per_network)). The key is not saved with the state: give it again before
     /// restoring.
     pub fn by_key(mut self, key: impl Fn(&Sample) -> Option<u64> + Send + Sync + 'static) -> Self {
         self.key = Key(Some(Arc::new(key)));
         self
+    }
+
+    /// Duplicates are told the earlier result, and samples are the same when they build the same
+    /// network of `space` ([`ModelSpace::architecture_hash`]): a network is trained once even
+    /// when proposed under choices it never reads.
+    pub fn per_network(space: ModelSpace) -> Self {
+        Self::replay().by_key(move |sample| space.architecture_hash(sample).ok())
     }
 
     /// Consecutive duplicates after which the search stops with [`StrategyError::Patience`].
@@ -122,7 +131,7 @@ impl Middleware for Deduplication {
         Ok(Some(Proposal::Resolved {
             sample,
             result,
-            reason: "duplicate".into(),
+            reason: DUPLICATE_REASON.into(),
         }))
     }
 

@@ -5,6 +5,9 @@ use serde_json::Value;
 
 use crate::Middleware;
 
+/// The `reason` of a trial that [`Filter`] rejected.
+pub const FILTER_REASON: &str = "filter";
+
 /// What becomes of a sample the predicate rejects.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FilterMode {
@@ -101,7 +104,7 @@ impl Middleware for Filter {
         Ok(Some(Proposal::Resolved {
             sample,
             result,
-            reason: "filter".into(),
+            reason: FILTER_REASON.into(),
         }))
     }
 

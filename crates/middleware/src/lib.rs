@@ -32,9 +32,9 @@ mod median_stop;
 mod repeat;
 
 pub use chain::{Chain, Middleware};
-pub use dedup::Deduplication;
+pub use dedup::{DUPLICATE_REASON, Deduplication};
 pub use failure::{FailureHandler, FailurePolicy};
-pub use filter::{DEFAULT_PATIENCE, Filter, FilterCounts, FilterMode};
+pub use filter::{DEFAULT_PATIENCE, FILTER_REASON, Filter, FilterCounts, FilterMode};
 pub use hwnas_space::Sample;
 pub use median_stop::MedianStop;
 pub use repeat::MultipleEvaluation;

@@ -61,11 +61,10 @@ impl std::str::FromStr for Statistic {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name {
-            "median" => Ok(Self::Median),
-            "min" => Ok(Self::Min),
-            _ => Err(format!("unknown statistic `{name}`: median or min")),
-        }
+        [Self::Median, Self::Min]
+            .into_iter()
+            .find(|statistic| statistic.name() == name)
+            .ok_or_else(|| format!("unknown statistic `{name}`: median or min"))
     }
 }
 

@@ -73,12 +73,8 @@ fn main() -> anyhow::Result<()> {
                 ..Default::default()
             };
             // A mutation of a choice the network never reads gives the same network: trained once.
-            let networks = space.clone();
             let strategy = Chain::new(evolution.init()?)
-                .then(
-                    Deduplication::replay()
-                        .by_key(move |sample| networks.architecture_hash(sample).ok()),
-                )
+                .then(Deduplication::per_network(space.clone()))
                 .then(Filter::new(admits));
             let config = ExperimentConfig {
                 max_trials: trials,

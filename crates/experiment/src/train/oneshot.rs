@@ -303,7 +303,8 @@ impl<'a> OneShotRun<'a> {
             Some(trained) => {
                 if algorithm != Algorithm::Spos {
                     return Err(invalid(
-                        "only SPOS searches a trained supernet again; gradient-based algorithms                          choose while they train"
+                        "only SPOS searches a trained supernet again; gradient-based algorithms \
+                         choose while they train"
                             .into(),
                     ));
                 }
@@ -446,10 +447,7 @@ impl<'a> OneShotRun<'a> {
             ..EvolutionConfig::default()
         }
         .init()?;
-        let networks = self.space.clone();
-        let mut chain = Chain::new(evolution).then(
-            Deduplication::replay().by_key(move |sample| networks.architecture_hash(sample).ok()),
-        );
+        let mut chain = Chain::new(evolution).then(Deduplication::per_network(self.space.clone()));
         if let Some(budget) = self.budget.take() {
             chain = chain.then(budget);
         }
