@@ -306,7 +306,7 @@ pub fn time_interleaved(
 
 /// Networks held at once by default when timing interleaved: enough to spread a slow spell of the
 /// machine over many of them, few enough that they do not slow each other (on wgpu with Mesa's
-/// software driver, 100 resident `mobile-micro` networks each ran 1.76x slower than 34 did).
+/// software driver, 100 resident `mobile-micro` networks each ran about 1.8x slower than 34 did).
 pub const DEFAULT_INTERLEAVE: usize = 32;
 
 /// How long one visit of [`time_interleaved`] times a network before moving to the next: short
