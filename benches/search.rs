@@ -2,9 +2,9 @@
 //! thousands of samples per second, so a budget costs nothing next to training.
 
 use divan::{Bencher, black_box};
-use hwnas_middleware::{Chain, Filter};
-use hwnas_profiler::{CountOptions, CountProfiler, Profiler};
-use hwnas_space::hub;
+use hwnas_middleware::{Budget, Chain};
+use hwnas_profiler::Costs;
+use hwnas_space::{hub, metric};
 use hwnas_strategy::{EvolutionConfig, Metrics, Proposal, Random, Strategy, TrialResult};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -15,22 +15,22 @@ fn main() {
 
 const SPACES: [&str; 2] = ["proxylessnas", "mobile-micro"];
 
-/// A strategy behind a filter that admits the cheaper half of the space.
+/// A strategy behind a FLOPs budget that admits the cheaper half of the space.
 fn chain(space_name: &str, strategy: &str) -> (Chain, hwnas_space::SearchSpace) {
     let space = hub::space(space_name).unwrap();
-    let counts = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
-    let flops = counts.flops();
+    let costs = Costs::counts(&space).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
     let mut probe: Vec<f64> = (0..1001)
         .map(|_| {
-            flops
-                .profile(&space.search_space().random_sample(&mut rng).unwrap())
-                .unwrap()
+            let sample = space.search_space().random_sample(&mut rng).unwrap();
+            costs.cost(&sample, metric::FLOPS).unwrap()
         })
         .collect();
     probe.sort_by(f64::total_cmp);
-    let budget = probe[500];
-    let filter = Filter::new(move |s| flops.profile(s).is_ok_and(|f| f <= budget));
+    let filter = Budget::new()
+        .max(metric::FLOPS, probe[500])
+        .filter(&costs)
+        .unwrap();
     let chain = match strategy {
         "random" => Chain::new(Random::new(1)),
         _ => Chain::new(EvolutionConfig::default().init().unwrap()),
@@ -42,9 +42,9 @@ fn chain(space_name: &str, strategy: &str) -> (Chain, hwnas_space::SearchSpace) 
 /// made-up accuracy at once, so evolution leaves its random warm-up.
 fn propose_filter(bencher: Bencher, space_name: &str, strategy: &str) {
     let (mut chain, space) = chain(space_name, strategy);
-    let told = TrialResult::ok(Metrics::from([("accuracy".to_string(), 0.5)]));
+    let told = TrialResult::ok(Metrics::from([(metric::ACCURACY.to_string(), 0.5)]));
     bencher.bench_local(|| match chain.ask(black_box(&space)).unwrap() {
-        Some(Proposal::Evaluate(sample)) => chain.tell(&sample, &told),
+        Some(Proposal::Evaluate { sample, .. }) => chain.tell(&sample, &told),
         other => drop(black_box(other)),
     });
 }

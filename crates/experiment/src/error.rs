@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use hwnas_profiler::ProfileError;
+use hwnas_space::SpaceError;
 use hwnas_strategy::StrategyError;
 
 /// Why an experiment could not run, resume or report.
@@ -28,14 +29,13 @@ pub enum ExperimentError {
     /// The strategy (or a middleware) failed.
     #[error(transparent)]
     Strategy(#[from] StrategyError),
-    /// A cost profiler failed on a sample the strategy proposed.
-    #[error("cost `{metric}`: {source}")]
-    Profile {
-        /// The metric.
-        metric: String,
-        /// The cause.
-        source: ProfileError,
-    },
+    /// The space named in the settings, or a sample, is not valid.
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// A profiler the settings ask for cannot be built (a latency table of another space or
+    /// device, settings it cannot measure with).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
     /// The directory cannot be resumed, or already holds another experiment.
     #[error("{0}")]
     Resume(String),
@@ -57,4 +57,36 @@ impl ExperimentError {
         let path = path.into();
         move |source| ExperimentError::Io { path, source }
     }
+
+    /// Whether the error is in what the user gave (settings, a file, a directory to resume)
+    /// rather than a failure of the run itself (a disk that is full, a plot that cannot be
+    /// drawn): the command line exits with 2 for the first and 1 for the second.
+    pub fn is_input(&self) -> bool {
+        match self {
+            ExperimentError::Io { source, .. } => io_is_input(source),
+            ExperimentError::Log { .. }
+            | ExperimentError::Strategy(_)
+            | ExperimentError::Space(_)
+            | ExperimentError::Resume(_)
+            | ExperimentError::Config(_) => true,
+            ExperimentError::Profile(e) => e.is_input(),
+            ExperimentError::Plot { .. } => false,
+        }
+    }
+}
+
+/// Whether an I/O error means the file given cannot be used (missing, unreadable, not what it
+/// should be), rather than the machine failing (a full disk, a broken device).
+pub fn io_is_input(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::NotFound
+            | ErrorKind::PermissionDenied
+            | ErrorKind::InvalidData
+            | ErrorKind::InvalidInput
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::AlreadyExists
+    )
 }

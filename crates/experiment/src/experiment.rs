@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hwnas_profiler::Profiler;
+use hwnas_profiler::Costs;
 use hwnas_space::{Sample, SearchSpace};
 use hwnas_strategy::{Metrics, Objective, Proposal, Status, Strategy, TrialResult};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use crate::record::{TrialRecord, read_log};
 use crate::{ExperimentError, LOG_FILE};
 
 /// The strategy snapshot, rewritten after every step.
-const STATE_FILE: &str = "state.json";
+pub(crate) const STATE_FILE: &str = "state.json";
 /// The best sample that met the constraints, as sample JSON.
 pub const BEST_FILE: &str = "best.json";
 
@@ -101,8 +101,9 @@ struct Snapshot {
 
 type Observer = Box<dyn FnMut(&Progress, &TrialRecord) + Send>;
 
-/// A search run: a strategy proposes, costs are profiled, the evaluator evaluates, and every
-/// trial is appended to `DIR/trials.jsonl` as it ends.
+/// A search run: a strategy proposes, costs are priced (once: the costs a middleware priced come
+/// with the proposal), the evaluator evaluates, and every trial is appended to
+/// `DIR/trials.jsonl` as it ends.
 ///
 /// The directory is the whole state: after a crash or a kill, running again with `resume` picks
 /// up where it stopped, without losing or repeating a finished trial. An evaluator that errors,
@@ -120,7 +121,7 @@ struct Runner<'a> {
     /// Identifies the space in `state.json`; hashed once, since every snapshot carries it.
     space_hash: u64,
     evaluator: &'a dyn Evaluator,
-    costs: Vec<(String, Box<dyn Profiler + 'a>)>,
+    costs: Costs,
     config: ExperimentConfig,
 }
 
@@ -143,7 +144,8 @@ struct Shared<'a> {
 }
 
 enum Job {
-    Evaluate(u64, Sample),
+    /// A trial, with the costs priced so far.
+    Evaluate(u64, Sample, Metrics),
     Done,
 }
 
@@ -162,7 +164,7 @@ impl<'a> Experiment<'a> {
                 space_hash: space_hash(&space),
                 space,
                 evaluator,
-                costs: Vec::new(),
+                costs: Costs::new(),
                 config,
             },
             strategy: Box::new(strategy),
@@ -170,9 +172,11 @@ impl<'a> Experiment<'a> {
         }
     }
 
-    /// Adds a cost metric profiled for every proposal (`flops`, `params`, `latency_ms`).
-    pub fn with_cost(mut self, metric: impl Into<String>, profiler: impl Profiler + 'a) -> Self {
-        self.runner.costs.push((metric.into(), Box::new(profiler)));
+    /// The costs recorded for every proposal (`flops`, `params`, `latency_ms`): those a
+    /// middleware priced already are taken from the proposal, the rest priced here. A sample
+    /// they cannot price fails its trial.
+    pub fn with_costs(mut self, costs: Costs) -> Self {
+        self.runner.costs = costs;
         self
     }
 
@@ -311,10 +315,10 @@ impl<'a> Runner<'a> {
                 let mut guard = lock(shared);
                 self.next_job(&mut guard, began)
             };
-            let Job::Evaluate(id, sample) = job else {
+            let Job::Evaluate(id, sample, costs) = job else {
                 return;
             };
-            let record = self.evaluate(shared, id, sample);
+            let record = self.evaluate(shared, id, sample, costs);
             let mut guard = lock(shared);
             self.finish(&mut guard, record);
         }
@@ -340,7 +344,7 @@ impl<'a> Runner<'a> {
             if let Some((id, sample)) = shared.rerun.pop_front() {
                 shared.started += 1;
                 shared.pending.insert(id, sample.clone());
-                return Job::Evaluate(id, sample);
+                return Job::Evaluate(id, sample, Metrics::new());
             }
             let proposal = match shared.strategy.ask(&self.space) {
                 Ok(Some(proposal)) => proposal,
@@ -356,28 +360,29 @@ impl<'a> Runner<'a> {
             let id = shared.next_id;
             shared.next_id += 1;
             match proposal {
-                Proposal::Evaluate(sample) => {
+                Proposal::Evaluate { sample, costs } => {
                     shared.started += 1;
                     shared.pending.insert(id, sample.clone());
                     if let Err(e) = self.save(shared) {
                         shared.error = Some(e);
                         return Job::Done;
                     }
-                    return Job::Evaluate(id, sample);
+                    return Job::Evaluate(id, sample, costs);
                 }
-                Proposal::Resolved { sample, reason, .. } => {
-                    let metrics = match self.profile(&sample) {
-                        Ok(metrics) => metrics,
-                        Err(e) => {
-                            shared.error = Some(e);
-                            return Job::Done;
-                        }
-                    };
+                Proposal::Resolved {
+                    sample,
+                    reason,
+                    mut costs,
+                    ..
+                } => {
+                    // Only for the log: a sample that cannot be priced keeps what it has, and
+                    // its reason says why (a budget's `unpriced`).
+                    let _ = self.costs.complete(&sample, &mut costs);
                     let record = TrialRecord {
                         id,
                         sample,
                         status: Status::Invalid,
-                        metrics,
+                        metrics: costs,
                         reason: Some(reason),
                         error: None,
                         intermediate: Vec::new(),
@@ -399,22 +404,14 @@ impl<'a> Runner<'a> {
         self.config.seed ^ id.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
-    fn profile(&self, sample: &Sample) -> Result<Metrics, ExperimentError> {
-        let mut metrics = Metrics::new();
-        for (metric, profiler) in &self.costs {
-            let value = profiler
-                .profile(sample)
-                .map_err(|source| ExperimentError::Profile {
-                    metric: metric.clone(),
-                    source,
-                })?;
-            metrics.insert(metric.clone(), value);
-        }
-        Ok(metrics)
-    }
-
     /// Evaluates one trial outside the lock; every way it can go wrong ends in the record.
-    fn evaluate(&self, shared: &Mutex<Shared<'a>>, id: u64, sample: Sample) -> TrialRecord {
+    fn evaluate(
+        &self,
+        shared: &Mutex<Shared<'a>>,
+        id: u64,
+        sample: Sample,
+        mut metrics: Metrics,
+    ) -> TrialRecord {
         let seed = self.trial_seed(id);
         let started_at = unix_now();
         let clock = Instant::now();
@@ -422,11 +419,9 @@ impl<'a> Runner<'a> {
             lock(shared).strategy.intermediate(trial, step, value)
         };
         let context = TrialContext::new(id, seed, &report);
-        let mut metrics = Metrics::new();
-        let outcome = match self.profile(&sample) {
-            Err(e) => Err(e.to_string()),
-            Ok(costs) => {
-                metrics = costs;
+        let outcome = match self.costs.complete(&sample, &mut metrics) {
+            Err(e) => Err(format!("cannot price {e}")),
+            Ok(()) => {
                 match catch_unwind(AssertUnwindSafe(|| {
                     self.evaluator.evaluate(&sample, &context)
                 })) {

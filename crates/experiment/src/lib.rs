@@ -36,15 +36,20 @@ mod experiment;
 mod plot;
 mod record;
 mod report;
+mod search;
 #[cfg(feature = "burn")]
 pub mod train;
+mod training;
 
-pub use error::ExperimentError;
+pub use error::{ExperimentError, io_is_input};
 pub use evaluator::{EvaluationError, Evaluator, TrialContext};
+pub(crate) use experiment::STATE_FILE;
 pub use experiment::{BEST_FILE, Experiment, ExperimentConfig, Progress, StopReason, Summary};
 pub use plot::plot_tradeoff;
 pub use record::{TrialRecord, read_log};
 pub use report::Report;
+pub use search::{EvaluatorConfig, LatencySource, SEARCH_SETTINGS, SearchConfig};
+pub use training::{OptimizerKind, Schedule, TrainingConfig};
 
 /// The trial log inside an experiment directory: one JSON object per line.
 pub const LOG_FILE: &str = "trials.jsonl";

@@ -3,7 +3,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use hwnas_space::Sample;
-use hwnas_strategy::{Metrics, Status};
+use hwnas_strategy::{Metrics, Reason, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::ExperimentError;
@@ -19,9 +19,10 @@ pub struct TrialRecord {
     pub status: Status,
     /// The evaluator's metrics and the costs (`flops`, `params`, `latency_ms`, ...).
     pub metrics: Metrics,
-    /// Why an invalid sample was rejected (`filter`, `duplicate`).
+    /// Why an invalid sample was settled without evaluation (`filter`, `duplicate`,
+    /// `unpriced: ...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// Why a trial failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -43,12 +43,13 @@ impl Report {
         )
     }
 
-    /// How many proposals each reason settled without evaluating them (`filter`: outside the
-    /// budget, `duplicate`: a network already evaluated, ...).
+    /// How many proposals each kind of reason settled without evaluating them, keyed by
+    /// [`Reason::describe`](hwnas_strategy::Reason::describe) (`outside the budget`, `a network
+    /// already trained`, ...).
     pub fn reasons(&self) -> std::collections::BTreeMap<&str, usize> {
         let mut reasons = std::collections::BTreeMap::new();
-        for reason in self.records.iter().filter_map(|r| r.reason.as_deref()) {
-            *reasons.entry(reason).or_default() += 1;
+        for reason in self.records.iter().filter_map(|r| r.reason.as_ref()) {
+            *reasons.entry(reason.describe()).or_default() += 1;
         }
         reasons
     }

@@ -7,8 +7,11 @@ use hwnas_experiment::{
     TrialContext, TrialRecord, read_log,
 };
 use hwnas_middleware::{Chain, Filter, MedianStop};
+use hwnas_profiler::{Costs, from_fn};
 use hwnas_space::{Choice, Sample, SearchSpace};
-use hwnas_strategy::{Decision, Direction, EvolutionConfig, Metrics, Objective, Random, Status};
+use hwnas_strategy::{
+    Decision, Direction, EvolutionConfig, Metrics, Objective, Random, Reason, Status,
+};
 
 fn space() -> SearchSpace {
     let choices = (0..6)
@@ -136,7 +139,8 @@ fn experiment_survives_failing_evaluators() {
 fn experiment_logs_filter_rejections_as_invalid() {
     let dir = temp_dir("filter");
     let cheap = |s: &Sample| total(s) <= 6.0;
-    let strategy = Chain::new(Random::new(4)).then(Filter::new(cheap));
+    let costs = Costs::new().with("total", from_fn(|s| Ok(total(s))));
+    let strategy = Chain::new(Random::new(4)).then(Filter::new(costs, |m| m["total"] <= 6.0));
     let summary = Experiment::new(dir.path(), space(), strategy, &accuracy, config(10))
         .run()
         .unwrap();
@@ -145,12 +149,128 @@ fn experiment_logs_filter_rejections_as_invalid() {
     assert_eq!(ok.len(), 10);
     assert!(ok.iter().all(|r| cheap(&r.sample)));
     assert!(!invalid.is_empty() && invalid.iter().all(|r| !cheap(&r.sample)));
-    assert!(
-        invalid
-            .iter()
-            .all(|r| r.reason.as_deref() == Some("filter"))
-    );
+    assert!(invalid.iter().all(|r| r.reason == Some(Reason::OverBudget)));
     assert_eq!(summary.progress.rejected, invalid.len());
+}
+
+#[test]
+fn experiment_logs_unpriced_samples_and_goes_on() {
+    // The cost cannot price samples whose first label is 3: behind a budget they are settled
+    // (`unpriced: ...`) and the run goes on; without one they are failed trials.
+    let priced = |s: &Sample| match s.get("x0").and_then(|v| v.as_i64()) {
+        Some(3) => Err(hwnas_profiler::ProfileError::Unsupported("x0 is 3".into())),
+        _ => Ok(total(s)),
+    };
+    let costs = Costs::new().with("total", from_fn(priced));
+    let budget = hwnas_middleware::Budget::new().max("total", 100.0);
+    let unpriced = |r: &&TrialRecord| r.sample.get("x0").and_then(|v| v.as_i64()) == Some(3);
+
+    let dir = temp_dir("unpriced");
+    let strategy = Chain::new(Random::new(2)).then(budget.filter(&costs).unwrap());
+    let summary = Experiment::new(dir.path(), space(), strategy, &accuracy, config(12))
+        .with_costs(costs.clone())
+        .run()
+        .unwrap();
+    assert_eq!(summary.progress.evaluated, 12);
+    let records = log(dir.path());
+    let settled: Vec<&TrialRecord> = records.iter().filter(unpriced).collect();
+    assert!(!settled.is_empty());
+    for record in &settled {
+        assert_eq!(record.status, Status::Invalid);
+        let reason = Reason::Unpriced("`total`: cannot profile this space: x0 is 3".into());
+        assert_eq!(record.reason, Some(reason));
+    }
+    let text = std::fs::read_to_string(dir.path().join("trials.jsonl")).unwrap();
+    assert!(text.contains(r#""reason":"unpriced: `total`: cannot profile this space: x0 is 3""#));
+    for record in records.iter().filter(|r| r.status == Status::Ok) {
+        assert_eq!(record.metrics["total"], total(&record.sample));
+    }
+
+    let dir = temp_dir("unpriced-unfiltered");
+    Experiment::new(dir.path(), space(), Random::new(2), &accuracy, config(12))
+        .with_costs(costs)
+        .run()
+        .unwrap();
+    let records = log(dir.path());
+    let failed: Vec<&TrialRecord> = records.iter().filter(unpriced).collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|r| r.status == Status::Failed
+            && r.error.as_deref().is_some_and(|e| e.contains("x0 is 3")))
+    );
+}
+
+#[test]
+fn search_config_resumes_only_with_the_same_settings() {
+    use hwnas_experiment::{EvaluatorConfig, SEARCH_SETTINGS, SearchConfig, TrainingConfig};
+    use hwnas_space::metric;
+    use hwnas_strategy::StrategyConfig;
+
+    let dir = temp_dir("search-settings");
+    let config = SearchConfig {
+        trials: 4,
+        budget: hwnas_middleware::Budget::new().max(metric::FLOPS, 60e6),
+        ..SearchConfig::new("nasbench201")
+    };
+    let space = config.model_space().unwrap();
+    let costs = Costs::counts(&space).unwrap();
+    let evaluate = |sample: &Sample, _: &TrialContext| -> Result<Metrics, EvaluationError> {
+        Ok(Metrics::from([(
+            metric::ACCURACY.into(),
+            sample.len() as f64,
+        )]))
+    };
+    let run = |config: &SearchConfig, resume: bool| {
+        config
+            .experiment(dir.path(), &space, costs.clone(), &evaluate, resume)
+            .and_then(|experiment| experiment.run())
+    };
+    run(&config, false).unwrap();
+    let saved: SearchConfig =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(SEARCH_SETTINGS)).unwrap())
+            .unwrap();
+    assert_eq!(saved, config);
+
+    let refused = |changed: SearchConfig| run(&changed, true).unwrap_err().to_string();
+    let error = refused(SearchConfig {
+        strategy: StrategyConfig::Random { seed: 0 },
+        ..config.clone()
+    });
+    assert!(error.contains("strategy: evolution -> random"), "{error}");
+    let error = refused(SearchConfig {
+        budget: config.budget.clone().max(metric::FLOPS, 50e6),
+        ..config.clone()
+    });
+    assert!(
+        error.contains("budget.max.flops: 60000000.0 -> 50000000.0"),
+        "{error}"
+    );
+    let error = refused(SearchConfig {
+        evaluator: EvaluatorConfig::Training(TrainingConfig {
+            epochs: 9,
+            ..TrainingConfig::default()
+        }),
+        ..config.clone()
+    });
+    assert!(error.contains("evaluator.epochs: 4 -> 9"), "{error}");
+    // Nothing ran: the log still holds the first run only.
+    assert_eq!(
+        log(dir.path())
+            .iter()
+            .filter(|r| r.status == Status::Ok)
+            .count(),
+        4
+    );
+    // More trials continue the same search.
+    let summary = run(
+        &SearchConfig {
+            trials: 6,
+            ..config.clone()
+        },
+        true,
+    )
+    .unwrap();
+    assert_eq!(summary.progress.evaluated, 6);
 }
 
 #[test]
@@ -393,12 +513,14 @@ mod training {
 #[cfg(feature = "flex")]
 mod oneshot {
     use burn::tensor::Device;
+    use hwnas_experiment::train::OneShotRunError;
     use hwnas_experiment::train::{
         EpochRecord, ImageSet, OneShotRun, OneShotRunConfig, SUPERNET_LOG, SUPERNET_WEIGHTS,
     };
     use hwnas_experiment::{BEST_FILE, ExperimentError, Report};
-    use hwnas_profiler::{CountOptions, CountProfiler, Profiler};
-    use hwnas_space::{Sample, hub};
+    use hwnas_middleware::Budget;
+    use hwnas_profiler::{Costs, from_fn};
+    use hwnas_space::{Sample, hub, metric};
     use hwnas_strategy::RangeFilter;
     use hwnas_strategy::Status;
     use hwnas_strategy::oneshot::{
@@ -436,17 +558,16 @@ mod oneshot {
         let dir = tempfile::tempdir().unwrap();
         let space = hub::space("mobile-micro").unwrap();
         let data = small_digits();
-        let counts = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
-        let flops = counts.flops();
-        let penalty = HardwarePenalty::new(
-            PenaltyConfig {
+        let costs = Costs::counts(&space).unwrap();
+        let penalty = || {
+            let config = PenaltyConfig {
                 baseline: 200_000.0,
                 scale: 1.0,
                 mode: PenaltyMode::Mul,
                 nonlinear: Nonlinear::Positive,
-            },
-            Box::new(move |sample: &Sample| flops.profile(sample).ok()),
-        );
+            };
+            HardwarePenalty::new(config, costs.clone(), metric::FLOPS).unwrap()
+        };
         let mut steps = 0;
         let summary = OneShotRun::new(
             dir.path(),
@@ -458,8 +579,8 @@ mod oneshot {
                 ..config(Algorithm::Proxyless, 2)
             },
         )
-        .with_cost("flops", counts.flops())
-        .with_penalty(penalty)
+        .with_costs(costs.clone())
+        .with_penalty(penalty())
         .on_step(|_, _| steps += 1)
         .run()
         .unwrap();
@@ -489,7 +610,10 @@ mod oneshot {
             config(Algorithm::Proxyless, 1),
         )
         .run();
-        assert!(matches!(again, Err(ExperimentError::Resume(_))));
+        assert!(matches!(
+            again,
+            Err(OneShotRunError::Experiment(ExperimentError::Resume(_)))
+        ));
 
         // Killed during the second epoch: one epoch logged, a trial line cut short, no choice.
         let log = dir.path().join(SUPERNET_LOG);
@@ -524,9 +648,29 @@ mod oneshot {
         .run()
         .unwrap_err();
         assert!(other.to_string().contains("other settings"), "{other}");
+        // Each differing setting is named, the penalty's too.
+        assert!(
+            other.to_string().contains("oneshot.epochs: 2 -> 3"),
+            "{other}"
+        );
+        let unpenalised = OneShotRun::new(
+            dir.path(),
+            space.clone(),
+            &data,
+            Device::flex(),
+            resumed_settings.clone(),
+        )
+        .with_costs(costs.clone())
+        .resume(true)
+        .run()
+        .unwrap_err()
+        .to_string();
+        assert!(unpenalised.contains("penalty: {"), "{unpenalised}");
+        assert!(unpenalised.contains("} -> none"), "{unpenalised}");
         let mut resumed_steps = 0;
         let resumed = OneShotRun::new(dir.path(), space, &data, Device::flex(), resumed_settings)
-            .with_cost("flops", counts.flops())
+            .with_costs(costs.clone())
+            .with_penalty(penalty())
             .resume(true)
             .on_step(|_, _| resumed_steps += 1)
             .run()
@@ -550,11 +694,10 @@ mod oneshot {
         let dir = tempfile::tempdir().unwrap();
         let space = hub::space("mobile-micro").unwrap();
         let data = small_digits();
-        let counts = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
+        let costs = Costs::counts(&space).unwrap();
         let limit = 250_000.0;
         // A SPOS run into `out` that searches only subnets within `limit` FLOPs.
         let within_budget = |out: &std::path::Path| {
-            let flops = counts.flops();
             OneShotRun::new(
                 out,
                 space.clone(),
@@ -562,17 +705,18 @@ mod oneshot {
                 Device::flex(),
                 config(Algorithm::Spos, 1),
             )
-            .with_cost("flops", counts.flops())
-            .with_budget(move |sample| flops.profile(sample).is_ok_and(|f| f <= limit))
+            .with_costs(costs.clone())
+            .with_budget(Budget::new().max(metric::FLOPS, limit))
         };
-        let range_flops = counts.flops();
-        let range = RangeFilter::new(
-            move |sample: &Sample| range_flops.profile(sample).ok(),
-            0.0,
-            limit,
+        let range = || RangeFilter::new(costs.clone(), metric::FLOPS, 0.0, limit).unwrap();
+        let summary = within_budget(dir.path()).with_range(range()).run().unwrap();
+        // The search over subnets is a multi-trial search of its own settings.
+        let settings: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(hwnas_experiment::SEARCH_SETTINGS)).unwrap(),
         )
         .unwrap();
-        let summary = within_budget(dir.path()).with_range(range).run().unwrap();
+        assert_eq!(settings["evaluator"]["kind"], "supernet");
+        assert_eq!(settings["budget"]["max"]["flops"], limit);
         let search = summary.search.unwrap();
         assert_eq!(search.progress.evaluated, 6);
         let report = Report::load(dir.path()).unwrap();
@@ -632,6 +776,7 @@ mod oneshot {
         std::fs::remove_file(dir.path().join(BEST_FILE)).unwrap();
         let mut steps = 0;
         let resumed = within_budget(dir.path())
+            .with_range(range())
             .resume(true)
             .on_step(|_, _| steps += 1)
             .run()
@@ -648,7 +793,8 @@ mod oneshot {
     fn gradient_based_run_refuses_a_cost_range() {
         let dir = tempfile::tempdir().unwrap();
         let space = hub::space("mobile-micro").unwrap();
-        let range = RangeFilter::new(|_: &Sample| Some(1.0), 0.0, 2.0).unwrap();
+        let one = Costs::new().with("one", from_fn(|_| Ok(1.0)));
+        let range = RangeFilter::new(one, "one", 0.0, 2.0).unwrap();
         let data = small_digits();
         let error = OneShotRun::new(
             dir.path(),

@@ -1,30 +1,18 @@
 //! The subcommands.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use burn::module::Module;
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 use hwnas_profiler::{CountOptions, CountProfiler};
-use hwnas_space::{InputShape, ModelSpace, hub};
+use hwnas_space::hub;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde_json::json;
 
-use crate::{device, samples};
-
-pub fn load(name: &str, input: Option<&str>) -> anyhow::Result<(ModelSpace, usize)> {
-    let space = hub::space(name)?;
-    Ok(match input {
-        None => (space, 1),
-        Some(text) => {
-            let input: InputShape = text.parse()?;
-            (space.with_input(input.shape), input.batch)
-        }
-    })
-}
+use crate::args::{DeviceArgs, SampleArgs as SampleFile, SpaceArgs};
 
 pub fn spaces() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -93,14 +81,10 @@ pub fn sample(args: &SampleArgs) -> anyhow::Result<()> {
 
 #[derive(Args)]
 pub struct ProfileArgs {
-    /// Hub space name.
-    name: String,
-    /// File of samples (JSON lines), or `-` for standard input.
-    #[arg(long)]
-    sample: PathBuf,
-    /// Input shape, batch first: `1,3,224,224` (FLOPs exclude the batch).
-    #[arg(long)]
-    input: Option<String>,
+    #[command(flatten)]
+    space: SpaceArgs,
+    #[command(flatten)]
+    samples: SampleFile,
     /// Do not count biases in FLOPs.
     #[arg(long)]
     no_bias: bool,
@@ -116,13 +100,13 @@ pub struct ProfileArgs {
 }
 
 pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
-    let (space, _) = load(&args.name, args.input.as_deref())?;
+    let (space, _) = args.space.load()?;
     let options = CountOptions {
         count_bias: !args.no_bias,
         count_norm: !args.no_norm,
         count_activation: !args.no_act,
     };
-    let samples = samples::read(&args.sample)?;
+    let samples = args.samples.read()?;
     let profiler = CountProfiler::new(&space, space.input(), options)?;
     let mut out = std::io::stdout().lock();
     for (i, sample) in samples.iter().enumerate() {
@@ -145,26 +129,21 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
 
 #[derive(Args)]
 pub struct FreezeArgs {
-    /// Hub space name.
-    name: String,
-    /// File of samples (JSON lines), or `-` for standard input.
-    #[arg(long)]
-    sample: PathBuf,
-    /// Device: flex, ndarray, wgpu or cuda (each needs its cargo feature).
-    #[arg(long, default_value = "flex")]
-    device: String,
-    /// Input shape, batch first: `1,3,224,224`.
-    #[arg(long)]
-    input: Option<String>,
+    #[command(flatten)]
+    space: SpaceArgs,
+    #[command(flatten)]
+    samples: SampleFile,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Seed of the weight initialization and of the random input.
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
 
 pub fn freeze(args: &FreezeArgs) -> anyhow::Result<()> {
-    let (space, batch) = load(&args.name, args.input.as_deref())?;
-    let device = device::parse(&args.device)?;
-    let samples = samples::read(&args.sample)?;
+    let (space, batch) = args.space.load()?;
+    let device = args.device.device.device()?;
+    let samples = args.samples.read()?;
     let mut out = std::io::stdout().lock();
     for (i, sample) in samples.iter().enumerate() {
         let architecture = space
@@ -184,7 +163,7 @@ pub fn freeze(args: &FreezeArgs) -> anyhow::Result<()> {
         writeln!(
             out,
             "device {}  input {:?}  output {:?}  params {} (burn num_params {}, with {} running statistics)",
-            args.device,
+            args.device.device,
             dims,
             output,
             burn_params - running_statistics,

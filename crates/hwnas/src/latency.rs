@@ -8,15 +8,14 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use hwnas_profiler::rank::PredictionAccuracy;
 use hwnas_profiler::{
-    DEFAULT_INTERLEAVE, LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig,
-    Statistic,
+    LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, Statistic,
 };
-use hwnas_space::{ModelSpace, Shape, hub};
-use indicatif::{ProgressBar, ProgressStyle};
+use hwnas_space::{Backend, ModelSpace, Shape, hub};
 use serde_json::json;
 
-use crate::commands::load;
-use crate::{device, samples};
+use crate::args::{DeviceArgs, InterleaveArgs, SampleArgs, SpaceArgs, TimingArgs};
+use crate::exit::bail_input;
+use crate::output::bar;
 
 #[derive(Subcommand)]
 pub enum LatencyCommand {
@@ -43,64 +42,46 @@ pub fn run(command: &LatencyCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The space at `input` (batch first), and the batch.
-fn space_at(
-    name: &str,
-    input: Option<&str>,
-    batch: Option<usize>,
-) -> anyhow::Result<(ModelSpace, usize)> {
-    let (space, input_batch) = load(name, input)?;
-    let batch = batch.unwrap_or(input_batch);
-    anyhow::ensure!(batch >= 1, "--batch must be at least 1");
-    Ok((space, batch))
-}
-
-fn bar(len: usize, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what}  eta {{eta}}"))
-            .expect("the template is valid"),
-    );
-    bar
-}
-
 #[derive(Args)]
 pub struct MeasureArgs {
-    /// Hub space name.
-    name: String,
-    /// File of samples (JSON lines), or `-` for standard input.
-    #[arg(long)]
-    sample: PathBuf,
-    /// Device: flex, ndarray, wgpu or cuda (each needs its cargo feature).
-    #[arg(long, default_value = "flex")]
-    device: String,
+    #[command(flatten)]
+    space: SpaceArgs,
+    #[command(flatten)]
+    samples: SampleArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Examples per forward pass (overrides the batch of `--input`).
     #[arg(long)]
     batch: Option<usize>,
-    /// Input shape, batch first: `1,3,64,64`.
-    #[arg(long)]
-    input: Option<String>,
-    /// Timing budget per sample, milliseconds (at least 10 timed passes).
-    #[arg(long, default_value_t = 200)]
-    budget_ms: u64,
-    /// Samples held at once and timed in interleaved visits, so that a drifting machine slows
-    /// them alike (1: one sample after another).
-    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
-    interleave: u64,
+    #[command(flatten)]
+    timing: TimingArgs,
     /// One JSON object per sample per line.
     #[arg(long)]
     json: bool,
 }
 
+impl TimingArgs {
+    /// Timing with this budget and interleaving, the rest as by default.
+    fn config(&self) -> LatencyConfig {
+        LatencyConfig {
+            budget: Duration::from_millis(self.budget_ms),
+            interleave: self.interleave.interleave as usize,
+            ..LatencyConfig::default()
+        }
+    }
+}
+
 fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
-    let (space, batch) = space_at(&args.name, args.input.as_deref(), args.batch)?;
-    let device = device::parse(&args.device)?;
-    let samples = samples::read(&args.sample)?;
+    let (space, input_batch) = args.space.load()?;
+    let batch = args.batch.unwrap_or(input_batch);
+    if batch == 0 {
+        bail_input!("--batch must be at least 1");
+    }
+    let device = args.device.device.device()?;
+    let samples = args.samples.read()?;
     let config = LatencyConfig {
         batch,
-        budget: Duration::from_millis(args.budget_ms),
-        interleave: args.interleave as usize,
-        ..LatencyConfig::default()
+        ..args.timing.config()
     };
     // A bad sample is reported before any time is spent measuring the others.
     for (i, sample) in samples.iter().enumerate() {
@@ -119,7 +100,7 @@ fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
                 "sample": sample, "median_ms": latency.median_ms, "mean_ms": latency.mean_ms,
                 "min_ms": latency.min_ms, "p90_ms": latency.p90_ms, "cv": latency.cv,
                 "runs": latency.runs, "batch": batch, "input": latency.input,
-                "device": args.device, "burn_device": latency.device,
+                "device": args.device.device, "burn_device": latency.device,
             });
             writeln!(out, "{line}")?;
         } else {
@@ -131,7 +112,7 @@ fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
                 latency.min_ms,
                 latency.cv,
                 latency.runs,
-                args.device,
+                args.device.device,
                 latency.input
             )?;
         }
@@ -141,17 +122,13 @@ fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
 
 #[derive(Args)]
 pub struct BuildArgs {
-    /// Hub space name.
-    name: String,
-    /// Device: flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
-    device: String,
+    #[command(flatten)]
+    space: SpaceArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Where to write the table (JSON).
     #[arg(long)]
     out: PathBuf,
-    /// Input shape, batch first: `1,3,64,64`.
-    #[arg(long)]
-    input: Option<String>,
     /// Whole networks measured to fit the correction.
     #[arg(long, default_value_t = 30)]
     fit_samples: usize,
@@ -165,14 +142,13 @@ pub struct BuildArgs {
     /// reproducible one on a shared or noisy machine).
     #[arg(long, default_value = "median")]
     statistic: Statistic,
-    /// Networks held at once and timed in interleaved visits.
-    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
-    interleave: u64,
+    #[command(flatten)]
+    interleave: InterleaveArgs,
 }
 
 fn build(args: &BuildArgs) -> anyhow::Result<()> {
-    let (space, batch) = space_at(&args.name, args.input.as_deref(), None)?;
-    let device = device::parse(&args.device)?;
+    let (space, batch) = args.space.load()?;
+    let device = args.device.device.device()?;
     let defaults = PredictorConfig::default();
     let config = PredictorConfig {
         batch,
@@ -181,11 +157,11 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         statistic: args.statistic,
         layer_timing: LatencyConfig {
             budget: Duration::from_millis(args.layer_budget_ms),
-            interleave: args.interleave as usize,
+            interleave: args.interleave.interleave as usize,
             ..defaults.layer_timing
         },
         model_timing: LatencyConfig {
-            interleave: args.interleave as usize,
+            interleave: args.interleave.interleave as usize,
             ..defaults.model_timing
         },
     };
@@ -230,15 +206,11 @@ fn summary(accuracy: &PredictionAccuracy) -> String {
     )
 }
 
-/// The predictor of a table file, for the hub space and input it names.
 /// Loads a latency table and checks that it was built for `space` at its input.
-pub fn load_table_for(
-    path: &std::path::Path,
-    space: &ModelSpace,
-) -> anyhow::Result<LatencyPredictor> {
+fn load_table_for(path: &std::path::Path, space: &ModelSpace) -> anyhow::Result<LatencyPredictor> {
     let (predictor, table_space) = load_table(path)?;
     if table_space.name() != space.name() || table_space.input() != space.input() {
-        anyhow::bail!(
+        bail_input!(
             "{} was built for `{}` at {}, not for `{}` at {}",
             path.display(),
             table_space.name(),
@@ -250,12 +222,13 @@ pub fn load_table_for(
     Ok(predictor)
 }
 
-pub fn load_table(path: &std::path::Path) -> anyhow::Result<(LatencyPredictor, ModelSpace)> {
+/// The predictor of a table file, for the hub space and input it names.
+fn load_table(path: &std::path::Path) -> anyhow::Result<(LatencyPredictor, ModelSpace)> {
     let file = LatencyPredictor::read_file(path)?;
     let space = hub::space(&file.space)?;
     let space = match file.input[..] {
         [_, c, h, w] => space.with_input(Shape::image(c, h, w)),
-        _ => anyhow::bail!(
+        _ => bail_input!(
             "latency table {}: input {:?} is not batch x image",
             path.display(),
             file.input
@@ -270,9 +243,8 @@ pub struct PredictArgs {
     /// A table written by `hwnas latency build`.
     #[arg(long)]
     table: PathBuf,
-    /// File of samples (JSON lines), or `-` for standard input.
-    #[arg(long)]
-    sample: PathBuf,
+    #[command(flatten)]
+    samples: SampleArgs,
     /// One JSON object per sample per line.
     #[arg(long)]
     json: bool,
@@ -280,7 +252,7 @@ pub struct PredictArgs {
 
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let (predictor, _) = load_table(&args.table)?;
-    let samples = samples::read(&args.sample)?;
+    let samples = args.samples.read()?;
     let mut out = std::io::stdout().lock();
     for (i, sample) in samples.iter().enumerate() {
         let ms = predictor
@@ -310,15 +282,11 @@ pub struct EvaluateArgs {
     /// Seed of the samples (use another than the build's).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Device the table was built on.
-    #[arg(long, default_value = "flex")]
-    device: String,
-    /// Samples held at once and timed in interleaved visits.
-    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
-    interleave: u64,
-    /// Timing budget per sample, milliseconds (at least 10 timed passes).
-    #[arg(long, default_value_t = 200)]
-    budget_ms: u64,
+    /// The device the table was built on.
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    timing: TimingArgs,
     /// Measure the samples a second time and compare the two measurements too: how well the
     /// machine agrees with itself, the yardstick for the predictor.
     #[arg(long)]
@@ -327,7 +295,7 @@ pub struct EvaluateArgs {
 
 fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let (predictor, space) = load_table(&args.table)?;
-    let device = device::parse(&args.device)?;
+    let device = args.device.device.device()?;
     predictor.check_device(&device)?;
     let runs = if args.twice { 2 } else { 1 };
     let mut measurements = Vec::with_capacity(runs);
@@ -339,11 +307,7 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
             &device,
             args.samples,
             args.seed,
-            &LatencyConfig {
-                budget: Duration::from_millis(args.budget_ms),
-                interleave: args.interleave as usize,
-                ..LatencyConfig::default()
-            },
+            &args.timing.config(),
             &mut |done, _| bar.set_position(done as u64),
         );
         bar.finish_and_clear();
@@ -415,27 +379,26 @@ pub struct CompareArgs {
     seed: u64,
     /// Also measure the samples end to end on these devices, one per table, in order.
     #[arg(long, num_args = 1..)]
-    measure: Vec<String>,
-    /// Timing budget per sample and device, milliseconds (at least 10 timed passes).
-    #[arg(long, default_value_t = 200)]
-    budget_ms: u64,
-    /// Samples held at once and timed in interleaved visits.
-    #[arg(long, default_value_t = DEFAULT_INTERLEAVE as u64, value_parser = clap::value_parser!(u64).range(1..))]
-    interleave: u64,
+    measure: Vec<Backend>,
+    #[command(flatten)]
+    timing: TimingArgs,
 }
 
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.samples >= 2, "--samples must be at least 2");
+    if args.samples < 2 {
+        bail_input!("--samples must be at least 2");
+    }
     let (first, space) = load_table(&args.tables[0])?;
     let mut tables = vec![first];
     for path in &args.tables[1..] {
         tables.push(load_table_for(path, &space)?);
     }
-    anyhow::ensure!(
-        args.measure.is_empty() || args.measure.len() == tables.len(),
-        "--measure names one device per table ({} tables)",
-        tables.len()
-    );
+    if !(args.measure.is_empty() || args.measure.len() == tables.len()) {
+        bail_input!(
+            "--measure names one device per table ({} tables)",
+            tables.len()
+        );
+    }
     let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(args.seed);
     let samples = (0..args.samples)
         .map(|_| space.search_space().random_sample(&mut rng))
@@ -453,14 +416,9 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         columns.push((format!("{name} (predicted)"), predicted));
     }
     for (name, predictor) in args.measure.iter().zip(&tables) {
-        let device = device::parse(name)?;
+        let device = name.device()?;
         predictor.check_device(&device)?;
-        let timing = LatencyConfig {
-            budget: Duration::from_millis(args.budget_ms),
-            interleave: args.interleave as usize,
-            ..LatencyConfig::default()
-        };
-        let profiler = LatencyProfiler::new(space.clone(), device, timing)?;
+        let profiler = LatencyProfiler::new(space.clone(), device, args.timing.config())?;
         let bar = bar(samples.len(), &format!("samples measured on {name}"));
         let measured =
             profiler.measure_many(&samples, &mut |done, _| bar.set_position(done as u64));

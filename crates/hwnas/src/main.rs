@@ -1,9 +1,16 @@
 //! The `hwnas` command line.
+//!
+//! Each command module turns its arguments into the library's settings and calls the library;
+//! what several commands share (argument groups, progress and report output, exit codes) lives
+//! in modules of its own.
 
+mod args;
 mod commands;
-mod device;
+mod exit;
 mod latency;
 mod oneshot;
+mod output;
+mod report;
 mod samples;
 mod search;
 
@@ -48,9 +55,9 @@ enum Command {
     /// optionally with a hardware penalty, and choose from it.
     Oneshot(oneshot::OneShotArgs),
     /// Print the top trials and Pareto fronts of an experiment and write its plots.
-    Report(search::ReportArgs),
+    Report(report::ReportArgs),
     /// Print the best (or Pareto-optimal) samples of an experiment as JSON lines.
-    Export(search::ExportArgs),
+    Export(report::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,8 +71,8 @@ fn main() -> ExitCode {
         Command::Latency { command } => latency::run(&command),
         Command::Search(args) => search::search(&args),
         Command::Oneshot(args) => oneshot::oneshot(&args),
-        Command::Report(args) => search::report(&args),
-        Command::Export(args) => search::export(&args),
+        Command::Report(args) => report::report(&args),
+        Command::Export(args) => report::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,8 +80,7 @@ fn main() -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            // Every error reaching here comes from the user's input (space, sample, flag, file).
-            ExitCode::from(2)
+            exit::code(&error)
         }
     }
 }

@@ -2,20 +2,21 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::bail;
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use hwnas_experiment::train::{ImageSet, OneShotRun, OneShotRunConfig};
-use hwnas_profiler::{CountOptions, CountProfiler, Profiler};
+use hwnas_middleware::Budget;
+use hwnas_profiler::{Costs, LatencyPredictor};
+use hwnas_space::{hub, metric};
 use hwnas_strategy::RangeFilter;
 use hwnas_strategy::oneshot::{
     Algorithm, HardwarePenalty, Nonlinear, OneShotConfig, PenaltyConfig, PenaltyMode,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::commands::load;
-use crate::{device, search};
+use crate::args::DeviceArgs;
+use crate::exit::bail_input;
+use crate::output::{bar, print_report};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AlgorithmName {
@@ -30,6 +31,16 @@ pub enum CostName {
     Flops,
     Params,
     Latency,
+}
+
+impl CostName {
+    fn metric(self) -> &'static str {
+        match self {
+            CostName::Flops => metric::FLOPS,
+            CostName::Params => metric::PARAMS,
+            CostName::Latency => metric::LATENCY_MS,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -81,9 +92,9 @@ pub struct OneShotArgs {
     /// A latency table from `hwnas latency build` for this space (needed by `--penalty latency`).
     #[arg(long)]
     table: Option<PathBuf>,
-    /// Device that trains: flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
-    device: String,
+    /// The device that trains.
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Epochs of supernet training.
     #[arg(long, default_value_t = 10)]
     epochs: usize,
@@ -132,51 +143,48 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         ("--arch-lr", Some(args.arch_lr)),
     ] {
         if value.is_some_and(|v| !v.is_finite() || v <= 0.0) {
-            bail!("{flag} must be a positive number");
+            bail_input!("{flag} must be a positive number");
         }
     }
     if args.epochs == 0 || args.batch_size == 0 || args.trials == 0 {
-        bail!("--epochs, --batch-size and --trials must be at least 1");
+        bail_input!("--epochs, --batch-size and --trials must be at least 1");
     }
     let spos = algorithm == Algorithm::Spos;
     if args.from.is_some() && !spos {
-        bail!("--from searches a trained supernet again, which only spos does");
+        bail_input!("--from searches a trained supernet again, which only spos does");
     }
     if spos && args.baseline.is_some() {
-        bail!("spos learns no distribution to penalise: bound the cost with --min-cost/--max-cost");
+        bail_input!(
+            "spos learns no distribution to penalise: bound the cost with --min-cost/--max-cost"
+        );
     }
     if !spos && (args.min_cost.is_some() || args.max_cost.is_some()) {
-        bail!("--min-cost/--max-cost bound spos; gradient-based strategies take --baseline");
+        bail_input!("--min-cost/--max-cost bound spos; gradient-based strategies take --baseline");
     }
     let bounded = args.min_cost.is_some() || args.max_cost.is_some();
     if args.penalty.is_none() && (args.baseline.is_some() || bounded) {
-        bail!("name the cost with --penalty flops|params|latency");
+        bail_input!("name the cost with --penalty flops|params|latency");
     }
     if !spos && args.penalty.is_some() && args.baseline.is_none() {
-        bail!("--penalty needs --baseline, the cost to aim at");
+        bail_input!("--penalty needs --baseline, the cost to aim at");
     }
-    let (space, _) = load(&args.name, None)?;
+    if args.penalty == Some(CostName::Latency) && args.table.is_none() {
+        bail_input!(
+            "--penalty latency needs a predictor table (--table); build one with \
+             `hwnas latency build {} --device {} --out TABLE.json`",
+            args.name,
+            args.device.device
+        );
+    }
+    let space = hub::space(&args.name)?;
     let data = ImageSet::digits();
-    let device = device::parse(&args.device)?;
-    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
-    let latency: Option<Arc<dyn Profiler>> = match &args.table {
-        Some(path) => Some(Arc::new(crate::latency::load_table_for(path, &space)?)),
-        None => None,
-    };
-    let cost: Option<Arc<dyn Profiler>> = match args.penalty {
-        None => None,
-        Some(CostName::Flops) => Some(Arc::new(counts.flops())),
-        Some(CostName::Params) => Some(Arc::new(counts.num_params())),
-        Some(CostName::Latency) => match &latency {
-            Some(latency) => Some(latency.clone()),
-            None => bail!(
-                "--penalty latency needs a predictor table (--table); build one with \
-                 `hwnas latency build {} --device {} --out TABLE.json`",
-                args.name,
-                args.device
-            ),
-        },
-    };
+    let device = args.device.device.device()?;
+    let mut costs = Costs::counts(&space)?;
+    if let Some(path) = &args.table {
+        let table = LatencyPredictor::load(path, &space)
+            .with_context(|| format!("latency table {}", path.display()))?;
+        costs = costs.with(metric::LATENCY_MS, table);
+    }
 
     let config = OneShotRunConfig {
         oneshot: OneShotConfig {
@@ -195,15 +203,10 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         ..OneShotRunConfig::default()
     };
     // The run reports the number of steps with the first one.
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  eta {eta}")
-            .expect("the template is valid"),
-    );
+    let bar = bar(0, "steps");
     let (step_bar, epoch_bar) = (bar.clone(), bar.clone());
     let mut run = OneShotRun::new(&args.out, space.clone(), &data, device, config)
-        .with_cost("flops", counts.flops())
-        .with_cost("params", counts.num_params())
+        .with_costs(costs.clone())
         .on_step(move |step, total| {
             step_bar.set_length(total as u64);
             step_bar.set_position(step as u64);
@@ -218,14 +221,11 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
             }
             epoch_bar.println(line);
         });
-    if let Some(latency) = latency {
-        run = run.with_cost("latency_ms", latency);
-    }
     if let Some(trained) = &args.from {
         run = run.from_trained(trained);
     }
     run = run.resume(args.resume);
-    if let (Some(cost), Some(baseline)) = (&cost, args.baseline) {
+    if let (Some(cost), Some(baseline)) = (args.penalty, args.baseline) {
         let config = PenaltyConfig {
             baseline,
             scale: args.scale,
@@ -240,29 +240,24 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
                 NonlinearName::Absolute => Nonlinear::Absolute,
             },
         };
-        let cost = cost.clone();
-        run = run.with_penalty(HardwarePenalty::new(
-            config,
-            Box::new(move |sample| cost.profile(sample).ok()),
-        ));
+        run = run.with_penalty(HardwarePenalty::new(config, costs.clone(), cost.metric())?);
     }
-    if let (Some(cost), true) = (&cost, bounded) {
+    if let (Some(cost), true) = (args.penalty, bounded) {
+        let metric = cost.metric();
         let (min, max) = (
             args.min_cost.unwrap_or(f64::NEG_INFINITY),
             args.max_cost.unwrap_or(f64::INFINITY),
         );
-        let (range_cost, budget_cost) = (cost.clone(), cost.clone());
+        let mut budget = Budget::new();
+        if let Some(min) = args.min_cost {
+            budget = budget.min(metric, min);
+        }
+        if let Some(max) = args.max_cost {
+            budget = budget.max(metric, max);
+        }
         run = run
-            .with_range(RangeFilter::new(
-                move |sample| range_cost.profile(sample).ok(),
-                min,
-                max,
-            )?)
-            .with_budget(move |sample| {
-                budget_cost
-                    .profile(sample)
-                    .is_ok_and(|c| (min..=max).contains(&c))
-            });
+            .with_range(RangeFilter::new(costs, metric, min, max)?)
+            .with_budget(budget);
     }
     let summary = run.run();
     bar.finish_and_clear();
@@ -276,5 +271,5 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         .collect();
     writeln!(out, "with inherited weights: {}\n", metrics.join(", "))?;
     drop(out);
-    search::report_dir(&args.out, 5)
+    print_report(&args.out, 5)
 }

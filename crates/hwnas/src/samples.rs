@@ -3,8 +3,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use hwnas_space::Sample;
+
+use crate::exit::bail_input;
 
 /// Reads every sample of `source` (`-` is standard input): JSON lines, or any sequence of JSON
 /// objects separated by whitespace (a single pretty-printed object works too).
@@ -28,7 +30,7 @@ pub fn read(source: &Path) -> anyhow::Result<Vec<Sample>> {
             Some(Ok(sample)) => samples.push(sample),
             Some(Err(error)) => {
                 let line = text[..offset].lines().count() + 1;
-                bail!(
+                bail_input!(
                     "malformed sample #{} in {} (from line {line}): {error}",
                     samples.len() + 1,
                     source.display()
@@ -37,7 +39,7 @@ pub fn read(source: &Path) -> anyhow::Result<Vec<Sample>> {
         }
     }
     if samples.is_empty() {
-        bail!("no sample in {}", source.display());
+        bail_input!("no sample in {}", source.display());
     }
     Ok(samples)
 }

@@ -1,29 +1,17 @@
-//! `hwnas search`, `hwnas report` and `hwnas export`: multi-trial search on the command line.
+//! `hwnas search`: multi-trial search on the command line, as a [`SearchConfig`].
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use hwnas_experiment::train::{ImageSet, TrainingConfig, TrainingEvaluator};
-use hwnas_experiment::{
-    Experiment, ExperimentConfig, Progress, Report, TrialRecord, plot_tradeoff,
-};
-use hwnas_middleware::{
-    Chain, DUPLICATE_REASON, Deduplication, FILTER_REASON, Filter, MedianStop, MultipleEvaluation,
-};
-use hwnas_profiler::{CountOptions, CountProfiler, LatencyConfig, LatencyProfiler, Profiler};
-use hwnas_space::Sample;
-use hwnas_strategy::{
-    Direction, EvolutionConfig, GridSearch, Metrics, Objective, ParetoConfig, Random, Status,
-    Strategy,
-};
-use indicatif::{ProgressBar, ProgressStyle};
+use hwnas_experiment::train::TrainingConfig;
+use hwnas_experiment::{EvaluatorConfig, LatencySource, SearchConfig};
+use hwnas_space::{Metrics, metric};
+use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
 
-use crate::commands::load;
-use crate::device;
+use crate::args::DeviceArgs;
+use crate::exit::bail_input;
+use crate::output::{bar, print_report, show_progress};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum StrategyName {
@@ -56,10 +44,10 @@ pub struct SearchArgs {
     /// Tell the strategy a score of 0 for samples over budget instead of discarding them.
     #[arg(long)]
     penalise: bool,
-    /// Device that trains (and measures latency): flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
-    device: String,
-    /// Trials to train.
+    /// The device that trains (and measures latency).
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// Trials to train (a resumed search may raise it).
     #[arg(long, default_value_t = 30)]
     trials: usize,
     /// Trials trained at once.
@@ -68,10 +56,10 @@ pub struct SearchArgs {
     /// Stop starting trials after this many seconds.
     #[arg(long)]
     time_limit_s: Option<f64>,
-    /// Experiment directory (trials.jsonl, state.json, best.json, plots).
+    /// Experiment directory (search.json, trials.jsonl, state.json, best.json, plots).
     #[arg(long)]
     out: PathBuf,
-    /// Continue the experiment in `--out`.
+    /// Continue the experiment in `--out`, with the same settings.
     #[arg(long)]
     resume: bool,
     /// Seed of the strategy and of every trial.
@@ -94,142 +82,71 @@ pub struct SearchArgs {
     repeats: usize,
 }
 
-/// The budget a filter enforces, with the profilers it reads.
-struct Budget {
-    counts: CountProfiler,
-    latency: Option<Arc<dyn Profiler>>,
-    max_flops: Option<f64>,
-    max_params: Option<f64>,
-    max_latency_ms: Option<f64>,
-}
-
-impl Budget {
-    fn admits(&self, sample: &Sample) -> bool {
-        let Ok(counts) = self.counts.counts(sample) else {
-            return false;
-        };
-        let within = |value: f64, limit: Option<f64>| limit.is_none_or(|l| value <= l);
-        within(counts.flops as f64, self.max_flops)
-            && within(counts.params as f64, self.max_params)
-            && match (&self.latency, self.max_latency_ms) {
-                (Some(latency), Some(limit)) => latency.profile(sample).is_ok_and(|ms| ms <= limit),
-                _ => true,
+impl SearchArgs {
+    /// The search these arguments describe.
+    fn config(&self) -> anyhow::Result<SearchConfig> {
+        let mut config = SearchConfig::new(&self.name);
+        for (flag, metric, value) in [
+            ("--max-flops", metric::FLOPS, self.max_flops),
+            ("--max-params", metric::PARAMS, self.max_params),
+            ("--max-latency-ms", metric::LATENCY_MS, self.max_latency_ms),
+        ] {
+            let Some(value) = value else { continue };
+            if value.is_nan() || value <= 0.0 {
+                bail_input!("{flag} must be a positive number");
             }
-    }
-
-    fn is_set(&self) -> bool {
-        self.max_flops.is_some() || self.max_params.is_some() || self.max_latency_ms.is_some()
+            config.budget = config.budget.max(metric, value);
+        }
+        if self.penalise {
+            let worst = Metrics::from([(metric::ACCURACY.to_string(), 0.0)]);
+            config.budget = config.budget.penalise(worst);
+        }
+        config.latency = match (&self.table, self.max_latency_ms) {
+            (Some(path), _) => Some(LatencySource::Table(path.clone())),
+            (None, Some(_)) => Some(LatencySource::Measured),
+            (None, None) => None,
+        };
+        config.strategy = match self.strategy {
+            StrategyName::Random => StrategyConfig::Random { seed: self.seed },
+            StrategyName::Grid => StrategyConfig::Grid,
+            StrategyName::Evolution => StrategyConfig::Evolution(EvolutionConfig {
+                population_size: self.population,
+                sample_size: self.sample_size,
+                seed: self.seed,
+                ..EvolutionConfig::default()
+            }),
+            StrategyName::Pareto => StrategyConfig::Pareto(ParetoConfig {
+                objectives: vec![
+                    Objective::maximize(metric::ACCURACY),
+                    Objective::minimize(config.tradeoff_cost()),
+                ],
+                population_size: self.population,
+                seed: self.seed,
+                ..ParetoConfig::default()
+            }),
+        };
+        config.evaluator = EvaluatorConfig::Training(TrainingConfig {
+            epochs: self.epochs,
+            ..TrainingConfig::default()
+        });
+        config.device = Some(self.device.device);
+        config.median_stop = self.median_stop;
+        config.repeats = self.repeats;
+        config.trials = self.trials;
+        config.concurrency = self.concurrency;
+        config.time_limit_s = self.time_limit_s;
+        config.seed = self.seed;
+        Ok(config)
     }
 }
 
 pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
-    for (flag, value) in [
-        ("--max-flops", args.max_flops),
-        ("--max-params", args.max_params),
-        ("--max-latency-ms", args.max_latency_ms),
-    ] {
-        if value.is_some_and(|v| v.is_nan() || v <= 0.0) {
-            bail!("{flag} must be a positive number");
-        }
-    }
-    let (space, _) = load(&args.name, None)?;
-    let device = device::parse(&args.device)?;
-    let evaluator = TrainingEvaluator::new(
-        space.clone(),
-        &ImageSet::digits(),
-        TrainingConfig {
-            epochs: args.epochs,
-            ..TrainingConfig::default()
-        },
-        device.clone(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
-    let latency: Option<Arc<dyn Profiler>> = match (&args.table, args.max_latency_ms) {
-        (Some(path), _) => Some(Arc::new(crate::latency::load_table_for(path, &space)?)),
-        (None, Some(_)) => Some(Arc::new(LatencyProfiler::new(
-            space.clone(),
-            device.clone(),
-            LatencyConfig::default(),
-        )?)),
-        (None, None) => None,
-    };
-    let budget = Budget {
-        counts: counts.clone(),
-        latency: latency.clone(),
-        max_flops: args.max_flops,
-        max_params: args.max_params,
-        max_latency_ms: args.max_latency_ms,
-    };
-    let cost = if latency.is_some() {
-        "latency_ms"
-    } else {
-        "flops"
-    };
-    let strategy: Box<dyn Strategy> = match args.strategy {
-        StrategyName::Random => Box::new(Random::new(args.seed)),
-        StrategyName::Grid => Box::new(GridSearch::new()),
-        StrategyName::Evolution => Box::new(
-            EvolutionConfig {
-                population_size: args.population,
-                sample_size: args.sample_size,
-                seed: args.seed,
-                ..EvolutionConfig::default()
-            }
-            .init()?,
-        ),
-        StrategyName::Pareto => Box::new(
-            ParetoConfig {
-                objectives: vec![Objective::maximize("accuracy"), Objective::minimize(cost)],
-                population_size: args.population,
-                seed: args.seed,
-                ..ParetoConfig::default()
-            }
-            .init()?,
-        ),
-    };
-    // Samples that differ only in choices their network never reads are one network: it is
-    // trained once and the strategy is told its result again.
-    let mut chain = Chain::new(strategy).then(Deduplication::per_network(space.clone()));
-    if budget.is_set() {
-        let penalise = args.penalise;
-        let filter = Filter::new(move |sample| budget.admits(sample));
-        chain = chain.then(if penalise {
-            filter.penalise(Metrics::from([("accuracy".to_string(), 0.0)]))
-        } else {
-            filter
-        });
-    }
-    if args.median_stop {
-        chain = chain.then(MedianStop::new(Direction::Maximize));
-    }
-    if args.repeats > 1 {
-        chain = chain.then(MultipleEvaluation::new(args.repeats));
-    }
-    let config = ExperimentConfig {
-        max_trials: args.trials,
-        max_duration: args.time_limit_s.map(Duration::from_secs_f64),
-        concurrency: args.concurrency,
-        seed: args.seed,
-        objective: Objective::maximize("accuracy"),
-        resume: args.resume,
-    };
-    let bar = progress_bar(args.trials);
+    let config = args.config()?;
+    let bar = bar(config.trials, "trials");
     let observer = bar.clone();
-    let mut experiment = Experiment::new(
-        &args.out,
-        space.search_space().clone(),
-        chain,
-        &evaluator,
-        config,
-    )
-    .with_cost("flops", counts.flops())
-    .with_cost("params", counts.num_params())
-    .on_progress(move |progress, _| update(&observer, progress));
-    if let Some(latency) = latency {
-        experiment = experiment.with_cost("latency_ms", latency);
-    }
-    let summary = experiment.run();
+    let summary = config.run(&args.out, args.resume, move |progress, _| {
+        show_progress(&observer, progress)
+    });
     bar.finish_and_clear();
     let summary = summary?;
     let p = &summary.progress;
@@ -244,130 +161,5 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         summary.stop
     )?;
     drop(out);
-    report_dir(&args.out, 5)
-}
-
-fn progress_bar(trials: usize) -> ProgressBar {
-    let bar = ProgressBar::new(trials as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} trials  {msg}  eta {eta}")
-            .expect("the template is valid"),
-    );
-    bar
-}
-
-fn update(bar: &ProgressBar, progress: &Progress) {
-    bar.set_position(progress.evaluated as u64);
-    let best = progress.best.map_or("-".to_string(), |b| format!("{b:.4}"));
-    bar.set_message(format!(
-        "best {best}  rejected {}  failed {}",
-        progress.rejected, progress.failed
-    ));
-}
-
-#[derive(Args)]
-pub struct ReportArgs {
-    /// Experiment directory.
-    dir: PathBuf,
-    /// Rows of the top table.
-    #[arg(long, default_value_t = 10)]
-    top: usize,
-}
-
-pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
-    report_dir(&args.dir, args.top)
-}
-
-/// Prints the top-k and the fronts of an experiment and writes its plots.
-pub(crate) fn report_dir(dir: &Path, top: usize) -> anyhow::Result<()> {
-    let report = Report::load(dir)?;
-    let (ok, invalid, failed) = report.counts();
-    let reasons: Vec<String> = report
-        .reasons()
-        .iter()
-        .map(|(reason, n)| match *reason {
-            FILTER_REASON => format!("{n} outside the budget"),
-            DUPLICATE_REASON => format!("{n} a network already trained"),
-            other => format!("{n} {other}"),
-        })
-        .collect();
-    let mut out = std::io::stdout().lock();
-    write!(
-        out,
-        "{}: {ok} ok, {failed} failed, {invalid} not trained",
-        dir.display()
-    )?;
-    if reasons.is_empty() {
-        writeln!(out)?;
-    } else {
-        writeln!(out, " ({})", reasons.join(", "))?;
-    }
-    let accuracy = Objective::maximize("accuracy");
-    let best = report.top_k(&accuracy, top);
-    if best.is_empty() {
-        writeln!(out, "no trial finished with an accuracy")?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "\ntop {} by accuracy:\n{}",
-        best.len(),
-        report.table(&best)
-    )?;
-    let names = report.metric_names();
-    let evaluated: Vec<&TrialRecord> = report
-        .records
-        .iter()
-        .filter(|r| r.status == Status::Ok)
-        .collect();
-    for cost in ["latency_ms", "flops", "params"] {
-        if !names.iter().any(|n| n == cost) {
-            continue;
-        }
-        let front = report.pareto_front(&[accuracy.clone(), Objective::minimize(cost)]);
-        writeln!(
-            out,
-            "Pareto front, accuracy against {cost}:\n{}",
-            report.table(&front)
-        )?;
-        let stem = dir.join(format!("accuracy_vs_{cost}"));
-        let [png, svg] = plot_tradeoff(&evaluated, &front, cost, "accuracy", &stem)?;
-        writeln!(out, "plots: {} {}\n", png.display(), svg.display())?;
-    }
-    Ok(())
-}
-
-#[derive(Args)]
-pub struct ExportArgs {
-    /// Experiment directory.
-    dir: PathBuf,
-    /// The best K trials by accuracy.
-    #[arg(long, default_value_t = 1, conflicts_with = "front")]
-    top: usize,
-    /// The Pareto front of accuracy against this cost (flops, params, latency_ms).
-    #[arg(long)]
-    front: Option<String>,
-}
-
-/// Writes the chosen architectures as sample JSON lines, which `profile` and `freeze` read.
-pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
-    let report = Report::load(&args.dir)?;
-    let accuracy = Objective::maximize("accuracy");
-    let chosen = match &args.front {
-        Some(cost) => {
-            if !report.metric_names().contains(cost) {
-                bail!("no trial of {} has a metric `{cost}`", args.dir.display());
-            }
-            report.pareto_front(&[accuracy, Objective::minimize(cost.as_str())])
-        }
-        None => report.top_k(&accuracy, args.top),
-    };
-    if chosen.is_empty() {
-        bail!("{} has no evaluated trial to export", args.dir.display());
-    }
-    let mut out = std::io::stdout().lock();
-    for record in chosen {
-        writeln!(out, "{}", record.sample).context("cannot write to standard output")?;
-    }
-    Ok(())
+    print_report(&args.out, 5)
 }

@@ -327,6 +327,27 @@ fn cli_search_resume_report_and_export() {
     let (code, _, stderr) = search("3", &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("already holds an experiment"), "{stderr}");
+    // The settings are the run's (search.json); resuming with others names each that differs.
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("search.json")).unwrap()).unwrap();
+    assert_eq!(settings["strategy"]["name"], "evolution");
+    assert_eq!(settings["budget"]["max"]["flops"], 400_000.0);
+    for (extra, named) in [
+        (
+            &["--strategy", "random"][..],
+            "strategy: evolution -> random",
+        ),
+        (
+            &["--max-params", "1e9"][..],
+            "budget.max.params: none -> 1000000000.0",
+        ),
+        (&["--median-stop"][..], "median_stop: false -> true"),
+    ] {
+        let args: Vec<&str> = extra.iter().copied().chain(["--resume"]).collect();
+        let (code, _, stderr) = search("3", &args);
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains(named), "{extra:?}: {stderr}");
+    }
     let (code, _, stderr) = search("3", &["--resume"]);
     assert_eq!(code, 0, "{stderr}");
     let log = read_log(&out);
@@ -619,6 +640,29 @@ fn cli_latency_measure_build_predict_evaluate() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn cli_failure_that_is_not_the_input_exits_1() {
+    // A full disk: the samples are fine, writing them fails.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("hwnas"))
+        .args(["sample", "mobile-micro", "--count", "3"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    // The same command with bad input is the user's to fix.
+    let (code, _, stderr) = run(&["sample", "resnet", "--count", "3"], "");
+    assert_eq!(code, 2, "{stderr}");
 }
 
 #[test]

@@ -49,17 +49,19 @@ pub trait Middleware: Send {
 ///
 /// ```
 /// use hwnas_middleware::{Chain, Deduplication, Filter};
+/// use hwnas_profiler::{Costs, from_fn};
 /// use hwnas_space::{Choice, SearchSpace};
 /// use hwnas_strategy::{Proposal, Random, Strategy};
 ///
 /// let space = SearchSpace::new(vec![Choice::new("width", [8, 16, 32, 64])], vec![])?;
-/// let narrow = |s: &hwnas_space::Sample| s.get("width").and_then(|v| v.as_i64()) <= Some(16);
+/// let width = from_fn(|s| Ok(s.get("width").and_then(|v| v.as_f64()).unwrap_or(f64::NAN)));
+/// let narrow = Filter::new(Costs::new().with("width", width), |costs| costs["width"] <= 16.0);
 /// let mut search = Chain::new(Random::new(7).with_dedup(false))
-///     .then(Filter::new(narrow))
+///     .then(narrow)
 ///     .then(Deduplication::skip());
 /// let mut evaluated = Vec::new();
 /// while evaluated.len() < 2 {
-///     if let Some(Proposal::Evaluate(sample)) = search.ask(&space)? {
+///     if let Some(Proposal::Evaluate { sample, .. }) = search.ask(&space)? {
 ///         evaluated.push(sample.get("width").and_then(|v| v.as_i64()).unwrap());
 ///     }
 /// }

@@ -2,15 +2,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hwnas_space::{ModelSpace, Sample, SearchSpace};
-use hwnas_strategy::{Proposal, Strategy, StrategyError, TrialResult};
+use hwnas_strategy::{Proposal, Reason, Strategy, StrategyError, TrialResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Middleware;
 use crate::filter::DEFAULT_PATIENCE;
-
-/// The `reason` of a trial that [`Deduplication`] settled as a repeat.
-pub const DUPLICATE_REASON: &str = "duplicate";
 
 /// Never evaluates a sample twice.
 ///
@@ -105,8 +102,8 @@ impl Middleware for Deduplication {
         inner: &mut dyn Strategy,
         space: &SearchSpace,
     ) -> Result<Option<Proposal>, StrategyError> {
-        let sample = match inner.ask(space)? {
-            Some(Proposal::Evaluate(sample)) => sample,
+        let (sample, costs) = match inner.ask(space)? {
+            Some(Proposal::Evaluate { sample, costs }) => (sample, costs),
             other => return Ok(other),
         };
         let hash = self.key.of(&sample);
@@ -117,7 +114,7 @@ impl Middleware for Deduplication {
             None => {
                 self.consecutive = 0;
                 *self.pending.entry(hash).or_default() += 1;
-                return Ok(Some(Proposal::Evaluate(sample)));
+                return Ok(Some(Proposal::Evaluate { sample, costs }));
             }
         };
         inner.tell(&sample, &result);
@@ -131,7 +128,8 @@ impl Middleware for Deduplication {
         Ok(Some(Proposal::Resolved {
             sample,
             result,
-            reason: DUPLICATE_REASON.into(),
+            reason: Reason::Duplicate,
+            costs,
         }))
     }
 

@@ -52,7 +52,7 @@ impl Middleware for FailureHandler {
         space: &SearchSpace,
     ) -> Result<Option<Proposal>, StrategyError> {
         match self.queue.pop_front() {
-            Some(sample) => Ok(Some(Proposal::Evaluate(sample))),
+            Some(sample) => Ok(Some(Proposal::evaluate(sample))),
             None => inner.ask(space),
         }
     }

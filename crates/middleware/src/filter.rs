@@ -1,14 +1,12 @@
-use hwnas_space::{Sample, SearchSpace};
-use hwnas_strategy::{Metrics, Proposal, Status, Strategy, StrategyError, TrialResult};
+use hwnas_profiler::Costs;
+use hwnas_space::{Metrics, SearchSpace};
+use hwnas_strategy::{Proposal, Reason, Status, Strategy, StrategyError, TrialResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Middleware;
 
-/// The `reason` of a trial that [`Filter`] rejected.
-pub const FILTER_REASON: &str = "filter";
-
-/// What becomes of a sample the predicate rejects.
+/// What becomes of a sample the filter rejects.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FilterMode {
     /// The strategy is told the sample was invalid, with no metric to learn from.
@@ -18,10 +16,15 @@ pub enum FilterMode {
     Penalise(Metrics),
 }
 
-/// Keeps only the samples a predicate accepts (a FLOPs, parameter or latency budget), before any
-/// training is spent on them.
+/// Keeps only the samples whose costs a predicate accepts (a FLOPs, parameter or latency
+/// budget), before any training is spent on them.
+///
+/// The filter prices each proposal through its [`Costs`]; the priced metrics travel on with the
+/// proposal into the trial's record. A sample the costs cannot price is settled as
+/// [`Reason::Unpriced`], told like a rejection, and the search goes on.
 pub struct Filter {
-    predicate: Box<dyn Fn(&Sample) -> bool + Send>,
+    costs: Costs,
+    admits: Box<dyn Fn(&Metrics) -> bool + Send>,
     mode: FilterMode,
     patience: usize,
     counts: FilterCounts,
@@ -32,8 +35,11 @@ pub struct Filter {
 pub struct FilterCounts {
     /// Samples let through.
     pub accepted: u64,
-    /// Samples rejected.
+    /// Samples rejected (over budget or unpriced).
     pub rejected: u64,
+    /// Of the rejected, those that could not be priced.
+    #[serde(default)]
+    pub unpriced: u64,
     /// Rejections since the last acceptance.
     pub consecutive: usize,
 }
@@ -42,10 +48,11 @@ pub struct FilterCounts {
 pub const DEFAULT_PATIENCE: usize = 1000;
 
 impl Filter {
-    /// A discarding filter that passes the samples for which `predicate` is true.
-    pub fn new(predicate: impl Fn(&Sample) -> bool + Send + 'static) -> Self {
+    /// A discarding filter that passes the samples whose costs `admits` accepts.
+    pub fn new(costs: Costs, admits: impl Fn(&Metrics) -> bool + Send + 'static) -> Self {
         Self {
-            predicate: Box::new(predicate),
+            costs,
+            admits: Box::new(admits),
             mode: FilterMode::Discard,
             patience: DEFAULT_PATIENCE,
             counts: FilterCounts::default(),
@@ -76,15 +83,22 @@ impl Middleware for Filter {
         inner: &mut dyn Strategy,
         space: &SearchSpace,
     ) -> Result<Option<Proposal>, StrategyError> {
-        let sample = match inner.ask(space)? {
-            Some(Proposal::Evaluate(sample)) => sample,
+        let (sample, mut costs) = match inner.ask(space)? {
+            Some(Proposal::Evaluate { sample, costs }) => (sample, costs),
             other => return Ok(other),
         };
-        if (self.predicate)(&sample) {
-            self.counts.accepted += 1;
-            self.counts.consecutive = 0;
-            return Ok(Some(Proposal::Evaluate(sample)));
-        }
+        let reason = match self.costs.complete(&sample, &mut costs) {
+            Ok(()) if (self.admits)(&costs) => {
+                self.counts.accepted += 1;
+                self.counts.consecutive = 0;
+                return Ok(Some(Proposal::Evaluate { sample, costs }));
+            }
+            Ok(()) => Reason::OverBudget,
+            Err(error) => {
+                self.counts.unpriced += 1;
+                Reason::Unpriced(error.to_string())
+            }
+        };
         self.counts.rejected += 1;
         self.counts.consecutive += 1;
         let result = match &self.mode {
@@ -104,7 +118,8 @@ impl Middleware for Filter {
         Ok(Some(Proposal::Resolved {
             sample,
             result,
-            reason: FILTER_REASON.into(),
+            reason,
+            costs,
         }))
     }
 

@@ -53,10 +53,10 @@ impl Middleware for MultipleEvaluation {
         space: &SearchSpace,
     ) -> Result<Option<Proposal>, StrategyError> {
         if let Some(sample) = self.queue.pop_front() {
-            return Ok(Some(Proposal::Evaluate(sample)));
+            return Ok(Some(Proposal::evaluate(sample)));
         }
         let proposal = inner.ask(space)?;
-        if let Some(Proposal::Evaluate(sample)) = &proposal {
+        if let Some(Proposal::Evaluate { sample, .. }) = &proposal {
             self.queue
                 .extend(std::iter::repeat_n(sample.clone(), self.repeats - 1));
         }

@@ -3,11 +3,14 @@
 use std::sync::{Arc, Mutex};
 
 use hwnas_middleware::{
-    Chain, Deduplication, FailureHandler, Filter, MedianStop, Middleware, MultipleEvaluation,
+    Budget, Chain, Deduplication, FailureHandler, Filter, MedianStop, Middleware,
+    MultipleEvaluation,
 };
+use hwnas_profiler::{Costs, ProfileError, from_fn};
 use hwnas_space::{Choice, Sample, SearchSpace};
 use hwnas_strategy::{
-    Decision, Direction, Metrics, Proposal, Random, Status, Strategy, StrategyError, TrialResult,
+    Decision, Direction, Metrics, Proposal, Random, Reason, Status, Strategy, StrategyError,
+    TrialResult,
 };
 
 fn space() -> SearchSpace {
@@ -20,6 +23,11 @@ fn sample(width: i64) -> Sample {
 
 fn width(sample: &Sample) -> i64 {
     sample.get("width").and_then(|v| v.as_i64()).unwrap()
+}
+
+/// Prices a sample's width.
+fn widths() -> Costs {
+    Costs::new().with("width", from_fn(|s| Ok(width(s) as f64)))
 }
 
 fn accuracy(value: f64) -> Metrics {
@@ -48,7 +56,7 @@ impl Script {
 
 impl Strategy for Script {
     fn ask(&mut self, _space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
-        Ok(self.widths.pop().map(|w| Proposal::Evaluate(sample(w))))
+        Ok(self.widths.pop().map(|w| Proposal::evaluate(sample(w))))
     }
 
     fn tell(&mut self, sample: &Sample, result: &TrialResult) {
@@ -75,7 +83,7 @@ fn drive(chain: &mut Chain, mut evaluate: impl FnMut(i64) -> TrialResult) -> Vec
     let mut seen = Vec::new();
     while let Some(proposal) = chain.ask(&space).unwrap() {
         match proposal {
-            Proposal::Evaluate(s) => {
+            Proposal::Evaluate { sample: s, .. } => {
                 seen.push((width(&s), true));
                 chain.tell(&s, &evaluate(width(&s)));
             }
@@ -88,7 +96,7 @@ fn drive(chain: &mut Chain, mut evaluate: impl FnMut(i64) -> TrialResult) -> Vec
 #[test]
 fn filter_discard_never_evaluates_rejected_samples() {
     let script = Script::new(&[8, 64, 16, 32]);
-    let mut chain = Chain::new(script.clone()).then(Filter::new(|s| width(s) <= 16));
+    let mut chain = Chain::new(script.clone()).then(Filter::new(widths(), |m| m["width"] <= 16.0));
     let seen = drive(&mut chain, |w| TrialResult::ok(accuracy(w as f64)));
     assert_eq!(seen, [(8, true), (64, false), (16, true), (32, false)]);
     let told: Vec<(i64, Status, Option<f64>)> = script
@@ -108,9 +116,78 @@ fn filter_discard_never_evaluates_rejected_samples() {
 }
 
 #[test]
+fn budget_settles_unpriced_samples_and_goes_on() {
+    // Width 32 cannot be priced (a device that failed, say): settled with the error as its
+    // reason, told invalid, and the next proposals are priced and evaluated as usual.
+    let costs = Costs::new().with(
+        "width",
+        from_fn(|s| match width(s) {
+            32 => Err(ProfileError::Unsupported("no table entry".into())),
+            w => Ok(w as f64),
+        }),
+    );
+    let script = Script::new(&[8, 32, 64, 16]);
+    let budget = Budget::new().max("width", 16.0).filter(&costs).unwrap();
+    let mut chain = Chain::new(script.clone()).then(budget);
+    let space = space();
+    let mut settled = Vec::new();
+    while let Some(proposal) = chain.ask(&space).unwrap() {
+        match proposal {
+            Proposal::Evaluate { sample, costs } => {
+                // The priced cost travels with the proposal.
+                assert_eq!(costs["width"], width(&sample) as f64);
+                chain.tell(&sample, &TrialResult::ok(accuracy(1.0)));
+                settled.push((width(&sample), None));
+            }
+            Proposal::Resolved { sample, reason, .. } => {
+                settled.push((width(&sample), Some(reason)))
+            }
+        }
+    }
+    let unpriced = Reason::Unpriced("`width`: cannot profile this space: no table entry".into());
+    assert_eq!(
+        settled,
+        [
+            (8, None),
+            (32, Some(unpriced)),
+            (64, Some(Reason::OverBudget)),
+            (16, None)
+        ]
+    );
+    let statuses: Vec<(i64, Status)> = script.told().iter().map(|(w, r)| (*w, r.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            (8, Status::Ok),
+            (32, Status::Invalid),
+            (64, Status::Invalid),
+            (16, Status::Ok)
+        ]
+    );
+}
+
+#[test]
+fn budget_refuses_bounds_it_cannot_price_or_meet() {
+    let check = |budget: Budget, expected: &str| {
+        let error = budget.filter(&widths()).err().expect("refused").to_string();
+        assert!(error.contains(expected), "{error}");
+    };
+    check(
+        Budget::new().max("flops", 1e6),
+        "no profiler prices `flops`",
+    );
+    check(Budget::new().max("width", 0.0), "must be a positive number");
+    check(
+        Budget::new().max("width", 8.0).min("width", 16.0),
+        "range of `width` is empty",
+    );
+}
+
+#[test]
 fn filter_penalise_tells_metric_for_invalid() {
     let script = Script::new(&[64]);
-    let mut chain = Chain::new(script.clone()).then(Filter::new(|_| false).penalise(accuracy(0.0)));
+    let mut chain =
+        Chain::new(script.clone()).then(Filter::new(widths(), |_| false).penalise(accuracy(0.0)));
     drive(&mut chain, |_| unreachable!("nothing passes the filter"));
     assert_eq!(
         script.told(),
@@ -127,7 +204,7 @@ fn filter_penalise_tells_metric_for_invalid() {
 #[test]
 fn filter_patience_stops_a_hopeless_search() {
     let mut chain = Chain::new(Random::new(1).with_dedup(false))
-        .then(Filter::new(|s| width(s) > 1000).with_patience(50));
+        .then(Filter::new(widths(), |m| m["width"] > 1000.0).with_patience(50));
     let space = space();
     let mut resolved = 0;
     let error = loop {
@@ -197,7 +274,7 @@ fn deduplication_by_key_replays_samples_with_the_same_key() {
     // The key survives a restore (it is given again, not saved).
     let mut original = Chain::new(Script::new(&[8, 16])).then(by_network());
     let space = space();
-    let Some(Proposal::Evaluate(first)) = original.ask(&space).unwrap() else {
+    let Some(Proposal::Evaluate { sample: first, .. }) = original.ask(&space).unwrap() else {
         panic!()
     };
     original.tell(&first, &TrialResult::ok(accuracy(0.9)));
@@ -215,7 +292,7 @@ fn deduplication_skips_a_sample_still_in_flight() {
     let space = space();
     assert!(matches!(
         chain.ask(&space).unwrap(),
-        Some(Proposal::Evaluate(_))
+        Some(Proposal::Evaluate { .. })
     ));
     let Some(Proposal::Resolved { result, .. }) = chain.ask(&space).unwrap() else {
         panic!()
@@ -295,14 +372,14 @@ fn median_stop_stops_below_median_after_min_trials() {
 fn chain_state_round_trips() {
     let build = || {
         Chain::new(Random::new(3))
-            .then(Filter::new(|s| width(s) <= 32))
+            .then(Filter::new(widths(), |m| m["width"] <= 32.0))
             .then(Deduplication::replay())
             .then(MultipleEvaluation::new(2))
     };
     let space = space();
     let mut original = build();
     for _ in 0..3 {
-        if let Some(Proposal::Evaluate(s)) = original.ask(&space).unwrap() {
+        if let Some(Proposal::Evaluate { sample: s, .. }) = original.ask(&space).unwrap() {
             original.tell(&s, &TrialResult::ok(accuracy(0.5)));
         }
     }

@@ -13,4 +13,18 @@ pub enum ProfileError {
     /// A latency table cannot be read, or was made for another space, input or device.
     #[error("latency table: {0}")]
     Table(String),
+    /// The device failed while running a network.
+    #[error("device failed: {0}")]
+    Device(String),
+    /// A latency table cannot be written.
+    #[error("latency table: {0}")]
+    Write(String),
+}
+
+impl ProfileError {
+    /// Whether the error is in what the user gave (a sample, a space, a table file) rather than
+    /// a failure of the machine (a device that fails, a table that cannot be written).
+    pub fn is_input(&self) -> bool {
+        !matches!(self, ProfileError::Write(_) | ProfileError::Device(_))
+    }
 }

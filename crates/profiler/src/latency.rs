@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Distribution, Tensor};
@@ -142,14 +140,13 @@ impl Latency {
 
 /// Latency measured on a real burn device: freeze, warm up, then time `forward` between syncs.
 ///
-/// The latency of a sample is cached by the network it builds
-/// ([`ModelSpace::architecture_hash`]), so a filter and the trial log that ask for the same
+/// Every query measures ([`Profiler::measures`]): priced through [`Costs`](crate::Costs), a
+/// sample is measured once per network, so a budget and the trial log that ask for the same
 /// sample, or samples that differ only in choices the network never reads, measure it once.
 pub struct LatencyProfiler {
     space: ModelSpace,
     device: Device,
     config: LatencyConfig,
-    cache: Mutex<HashMap<u64, f64>>,
 }
 
 impl LatencyProfiler {
@@ -173,11 +170,10 @@ impl LatencyProfiler {
             space,
             device,
             config,
-            cache: Mutex::default(),
         })
     }
 
-    /// Measures `sample` now (never cached).
+    /// Measures `sample` now.
     pub fn measure(&self, sample: &Sample) -> Result<Latency, ProfileError> {
         Ok(self
             .measure_many(std::slice::from_ref(sample), &mut |_, _| {})?
@@ -253,7 +249,7 @@ pub fn time_interleaved(
     let sync = || {
         device
             .sync()
-            .map_err(|e| ProfileError::Unsupported(format!("device failed: {e:?}")))
+            .map_err(|e| ProfileError::Device(format!("{e:?}")))
     };
     let pass = |i: usize| {
         let start = Instant::now();
@@ -317,21 +313,11 @@ pub const INTERLEAVED_VISIT: Duration = Duration::from_millis(10);
 impl Profiler for LatencyProfiler {
     /// The latency in milliseconds, as the configured statistic.
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
-        let key = self.space.architecture_hash(sample)?;
-        if let Some(&latency) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(latency);
-        }
-        let latency = self.measure(sample)?.get(self.config.statistic);
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, latency);
-        Ok(latency)
+        Ok(self.measure(sample)?.get(self.config.statistic))
+    }
+
+    fn measures(&self) -> bool {
+        true
     }
 }
 

@@ -23,6 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod costs;
 mod count;
 mod error;
 #[cfg(feature = "burn")]
@@ -35,6 +36,7 @@ mod profiler;
 pub mod rank;
 mod table;
 
+pub use costs::{CostError, Costs};
 pub use count::{CountOptions, Counts, count_architecture, layer_counts};
 pub use error::ProfileError;
 #[cfg(feature = "burn")]
@@ -49,5 +51,7 @@ pub use predictor::{
     Evaluated, LatencyPredictor, LatencyTableFile, LayerLatency, PredictorConfig, TABLE_VERSION,
     space_hash,
 };
-pub use profiler::{CountProfiler, FlopsProfiler, NumParamsProfiler, Profiler};
+pub use profiler::{
+    CountProfiler, FlopsProfiler, FnProfiler, NumParamsProfiler, Profiler, from_fn,
+};
 pub use table::{CountTable, LayerCost, LayerTable};

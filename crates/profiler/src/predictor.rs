@@ -383,7 +383,7 @@ impl LatencyPredictor {
     pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
         let text = serde_json::to_string_pretty(&self.file).expect("a table always serializes");
         std::fs::write(path, text)
-            .map_err(|e| ProfileError::Table(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| ProfileError::Write(format!("cannot write {}: {e}", path.display())))
     }
 
     /// The file form.

@@ -14,6 +14,12 @@ const STACK_LABELS: usize = 64;
 pub trait Profiler: Send + Sync {
     /// The metric of `sample`.
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError>;
+
+    /// Whether a query runs something (a network on a device) instead of reading a table:
+    /// [`Costs`](crate::Costs) then asks it once per network.
+    fn measures(&self) -> bool {
+        false
+    }
 }
 
 /// One profiler shared by several users (a budget filter and the trial log measure once).
@@ -21,12 +27,50 @@ impl<P: Profiler + ?Sized> Profiler for Arc<P> {
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
         (**self).profile(sample)
     }
+
+    fn measures(&self) -> bool {
+        (**self).measures()
+    }
 }
 
 /// A profiler chosen at run time.
 impl<P: Profiler + ?Sized> Profiler for Box<P> {
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
         (**self).profile(sample)
+    }
+
+    fn measures(&self) -> bool {
+        (**self).measures()
+    }
+}
+
+/// A profiler that calls `profile` (a table lookup, so never cached: see [`Profiler::measures`]).
+///
+/// ```
+/// use hwnas_profiler::{Profiler, from_fn};
+/// use hwnas_space::Sample;
+///
+/// let labels = from_fn(|sample: &Sample| Ok(sample.len() as f64));
+/// assert_eq!(labels.profile(&Sample::default())?, 0.0);
+/// # Ok::<(), hwnas_profiler::ProfileError>(())
+/// ```
+pub fn from_fn<F>(profile: F) -> FnProfiler<F>
+where
+    F: Fn(&Sample) -> Result<f64, ProfileError> + Send + Sync,
+{
+    FnProfiler(profile)
+}
+
+/// The profiler [`from_fn`] returns.
+#[derive(Debug, Clone, Copy)]
+pub struct FnProfiler<F>(F);
+
+impl<F> Profiler for FnProfiler<F>
+where
+    F: Fn(&Sample) -> Result<f64, ProfileError> + Send + Sync,
+{
+    fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
+        (self.0)(sample)
     }
 }
 

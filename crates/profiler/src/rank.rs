@@ -131,7 +131,7 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
 
 /// Least-squares line `y = slope * x + intercept`; slope 1 and intercept 0 with fewer than two
 /// distinct `x`.
-pub(crate) fn fit_line(x: &[f64], y: &[f64]) -> (f64, f64) {
+pub fn fit_line(x: &[f64], y: &[f64]) -> (f64, f64) {
     let n = x.len() as f64;
     if x.len() < 2 {
         return (1.0, 0.0);
@@ -151,7 +151,7 @@ pub(crate) fn fit_line(x: &[f64], y: &[f64]) -> (f64, f64) {
 }
 
 /// Least-squares `y = a * x1 + b * x2 + c`, or `None` when the system is singular.
-pub(crate) fn fit_plane(x1: &[f64], x2: &[f64], y: &[f64]) -> Option<(f64, f64, f64)> {
+pub fn fit_plane(x1: &[f64], x2: &[f64], y: &[f64]) -> Option<(f64, f64, f64)> {
     if x1.len() < 3 {
         return None;
     }

@@ -184,10 +184,10 @@ mod latency {
 
     use burn::tensor::Device;
     use hwnas_profiler::{
-        LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, ProfileError, Profiler,
-        Statistic, time_interleaved,
+        Costs, LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, ProfileError,
+        Profiler, Statistic, time_interleaved,
     };
-    use hwnas_space::{ModelSpace, Sample, hub};
+    use hwnas_space::{ModelSpace, Sample, hub, metric};
     use rand::SeedableRng;
     use rand::rngs::Xoshiro256PlusPlus;
 
@@ -323,14 +323,15 @@ mod latency {
     fn measured_latency_is_cached_per_network() {
         let space = hub::space("mobile-micro").unwrap();
         let profiler = LatencyProfiler::new(space.clone(), Device::flex(), quick()).unwrap();
+        let costs = Costs::per_network(&space).with(metric::LATENCY_MS, profiler);
         let mut shallow = space.search_space().default_sample().unwrap();
         shallow.insert("s1_depth", 1);
         // Block 2 of stage 1 is not built at depth 1: the same network, measured once.
         let mut unread = shallow.clone();
         unread.insert("s1_b2_kernel", 5);
-        let first = profiler.profile(&shallow).unwrap();
-        assert_eq!(profiler.profile(&unread).unwrap(), first);
-        assert!(profiler.profile(&Sample::default()).is_err());
+        let first = costs.cost(&shallow, metric::LATENCY_MS).unwrap();
+        assert_eq!(costs.cost(&unread, metric::LATENCY_MS).unwrap(), first);
+        assert!(costs.cost(&Sample::default(), metric::LATENCY_MS).is_err());
     }
 
     #[test]

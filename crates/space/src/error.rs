@@ -59,6 +59,15 @@ pub enum SpaceError {
         /// The hub spaces, comma separated.
         available: String,
     },
+    /// No backend has that name.
+    #[error("unknown device `{0}` (expected one of: flex, ndarray, wgpu, cuda)")]
+    UnknownBackend(String),
+    /// The backend's cargo feature was not built into this binary.
+    #[error(
+        "device `{0}` was not built into this binary: rebuild with `--features {0}` \
+         (e.g. `cargo run --release -p hwnas --features {0} -- ...`)"
+    )]
+    BackendNotBuilt(&'static str),
     /// Random sampling met a constraint too often.
     #[error("no sample satisfying the constraints found after {0} tries")]
     SamplingExhausted(usize),

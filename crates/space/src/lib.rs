@@ -27,12 +27,14 @@
 //! # Ok::<(), hwnas_space::SpaceError>(())
 //! ```
 
+mod backend;
 mod block;
 mod choice;
 mod constraint;
 mod error;
 pub mod hub;
 mod layer;
+pub mod metric;
 mod model_space;
 #[cfg(feature = "burn")]
 pub mod module;
@@ -42,11 +44,13 @@ mod search_space;
 mod shape;
 mod value;
 
+pub use backend::Backend;
 pub use block::{Architecture, Block, FrozenCellNode, LayerVisitor, combine_shapes, gate_shape};
 pub use choice::Choice;
 pub use constraint::Constraint;
 pub use error::SpaceError;
 pub use layer::{ActivationFn, Conv2dSpec, Groups, Layer, PoolSpec, Width, make_divisible};
+pub use metric::Metrics;
 pub use model_space::ModelSpace;
 pub use node::{Cell, CellNode, InputChoice, LayerChoice, Node, Reduction, Repeat, ValueChoice};
 pub use sample::Sample;

@@ -137,7 +137,7 @@ impl Strategy for RegularizedEvolution {
         if sample.is_some() {
             self.n_proposed += 1;
         }
-        Ok(sample.map(Proposal::Evaluate))
+        Ok(sample.map(Proposal::evaluate))
     }
 
     fn tell(&mut self, sample: &Sample, result: &TrialResult) {
@@ -194,13 +194,14 @@ mod tests {
             ..Default::default()
         };
         let mut evolution = config.init().unwrap();
-        let Some(Proposal::Evaluate(parent)) = evolution.ask(&space).unwrap() else {
+        let Some(Proposal::Evaluate { sample: parent, .. }) = evolution.ask(&space).unwrap() else {
             panic!()
         };
         evolution.tell(&parent, &TrialResult::ok([("accuracy".into(), 0.5)].into()));
         let mut changed = 0;
         for _ in 0..50 {
-            let Some(Proposal::Evaluate(child)) = evolution.ask(&space).unwrap() else {
+            let Some(Proposal::Evaluate { sample: child, .. }) = evolution.ask(&space).unwrap()
+            else {
                 panic!()
             };
             changed += parent

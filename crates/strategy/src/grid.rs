@@ -75,7 +75,7 @@ impl Strategy for GridSearch {
             self.next += 1;
             let indices = indices_at(space, position);
             if space.check_constraints(&indices).is_ok() {
-                return Ok(Some(Proposal::Evaluate(space.sample_at(&indices))));
+                return Ok(Some(Proposal::evaluate(space.sample_at(&indices))));
             }
         }
         Ok(None)

@@ -18,7 +18,7 @@
 //! let config = EvolutionConfig { population_size: 4, sample_size: 2, ..Default::default() };
 //! let mut evolution = config.init()?;
 //! for _ in 0..10 {
-//!     let Some(Proposal::Evaluate(sample)) = evolution.ask(&space)? else { break };
+//!     let Some(Proposal::Evaluate { sample, .. }) = evolution.ask(&space)? else { break };
 //!     // A stand-in for training: wider and deeper is more accurate.
 //!     let width = sample.get("width").and_then(|v| v.as_f64()).unwrap();
 //!     let depth = sample.get("depth").and_then(|v| v.as_f64()).unwrap();
@@ -28,6 +28,7 @@
 //! # Ok::<(), hwnas_strategy::StrategyError>(())
 //! ```
 
+mod config;
 mod evolution;
 mod grid;
 #[cfg(feature = "oneshot")]
@@ -39,14 +40,15 @@ mod strategy;
 mod trial;
 mod variation;
 
+pub use config::StrategyConfig;
 pub use evolution::{EvolutionConfig, RegularizedEvolution};
 pub use grid::{GridSearch, MAX_SHUFFLED_GRID};
 pub use hwnas_space::{Sample, SearchSpace};
 pub use pareto::{ParetoConfig, ParetoEvolution};
 pub use random::Random;
-pub use range::{CostFn, RangeFilter};
+pub use range::RangeFilter;
 pub use strategy::{Strategy, StrategyError};
 /// Consecutive rejections after which a [`RangeFilter`] gives up.
 pub const DEFAULT_RANGE_PATIENCE: usize = 1000;
 
-pub use trial::{Decision, Direction, Metrics, Objective, Proposal, Status, TrialResult};
+pub use trial::{Decision, Direction, Metrics, Objective, Proposal, Reason, Status, TrialResult};

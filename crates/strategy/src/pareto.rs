@@ -205,7 +205,7 @@ impl Strategy for ParetoEvolution {
         if sample.is_some() {
             self.n_proposed += 1;
         }
-        Ok(sample.map(Proposal::Evaluate))
+        Ok(sample.map(Proposal::evaluate))
     }
 
     fn tell(&mut self, sample: &Sample, result: &TrialResult) {

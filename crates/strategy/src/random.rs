@@ -45,7 +45,7 @@ impl Default for Random {
 impl Strategy for Random {
     fn ask(&mut self, space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
         if !self.dedup {
-            return Ok(Some(Proposal::Evaluate(
+            return Ok(Some(Proposal::evaluate(
                 space.random_sample(&mut self.rng)?,
             )));
         }
@@ -55,7 +55,7 @@ impl Strategy for Random {
         for _ in 0..MAX_DUPLICATE_DRAWS {
             let sample = space.random_sample(&mut self.rng)?;
             if self.seen.insert(sample.stable_hash()) {
-                return Ok(Some(Proposal::Evaluate(sample)));
+                return Ok(Some(Proposal::evaluate(sample)));
             }
         }
         // Every draw in a long run was a duplicate: what constraints leave of the space is spent.

@@ -1,35 +1,42 @@
+use hwnas_profiler::Costs;
 use rand::Rng;
 
 use crate::{Sample, SearchSpace, StrategyError};
-
-/// The cost of a sample (FLOPs, parameters, predicted latency), or `None` when it has none.
-pub type CostFn = Box<dyn Fn(&Sample) -> Option<f64> + Send + Sync>;
 
 /// Samples only subnets whose cost (FLOPs, parameters, predicted latency) lies in `[min, max]`:
 /// the sampler of sampling-based one-shot training (SPOS), so that the supernet trains the subnets
 /// a budget admits, not all of them.
 pub struct RangeFilter {
-    cost: CostFn,
+    costs: Costs,
+    metric: String,
     min: f64,
     max: f64,
     patience: usize,
 }
 
 impl RangeFilter {
-    /// Admits samples whose `cost` is in `[min, max]`; a sample `cost` cannot price (`None`) is
-    /// rejected.
+    /// Admits samples whose `metric`, priced by `costs`, is in `[min, max]`; a sample `costs`
+    /// cannot price is rejected.
     pub fn new(
-        cost: impl Fn(&Sample) -> Option<f64> + Send + Sync + 'static,
+        costs: Costs,
+        metric: impl Into<String>,
         min: f64,
         max: f64,
     ) -> Result<Self, StrategyError> {
+        let metric = metric.into();
         if min.is_nan() || max.is_nan() || min > max {
             return Err(StrategyError::Config(format!(
                 "the cost range [{min}, {max}] is empty"
             )));
         }
+        if !costs.prices(&metric) {
+            return Err(StrategyError::Config(format!(
+                "the cost range bounds `{metric}`, which no profiler prices"
+            )));
+        }
         Ok(RangeFilter {
-            cost: Box::new(cost),
+            costs,
+            metric,
             min,
             max,
             patience: crate::DEFAULT_RANGE_PATIENCE,
@@ -42,9 +49,21 @@ impl RangeFilter {
         self
     }
 
+    /// The metric it bounds.
+    pub fn metric(&self) -> &str {
+        &self.metric
+    }
+
+    /// The bounds, `(min, max)`.
+    pub fn bounds(&self) -> (f64, f64) {
+        (self.min, self.max)
+    }
+
     /// Whether `sample`'s cost is in the range.
     pub fn admits(&self, sample: &Sample) -> bool {
-        (self.cost)(sample).is_some_and(|cost| (self.min..=self.max).contains(&cost))
+        self.costs
+            .cost(sample, &self.metric)
+            .is_ok_and(|cost| (self.min..=self.max).contains(&cost))
     }
 
     /// A uniformly random sample of `space` within the range (rejection sampling).

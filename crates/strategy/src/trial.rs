@@ -1,11 +1,8 @@
-use std::collections::BTreeMap;
+use std::fmt;
 
-use hwnas_space::Sample;
+pub use hwnas_space::Metrics;
+use hwnas_space::{Sample, metric};
 use serde::{Deserialize, Serialize};
-
-/// Named metrics of a trial (`accuracy`, `flops`, `params`, `latency_ms`, ...). A `BTreeMap` so
-/// the JSON form is ordered and stable.
-pub type Metrics = BTreeMap<String, f64>;
 
 /// Which way a metric improves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -73,7 +70,7 @@ impl Objective {
 impl Default for Objective {
     /// Validation accuracy, maximized: what the training evaluator reports.
     fn default() -> Self {
-        Objective::maximize("accuracy")
+        Objective::maximize(metric::ACCURACY)
     }
 }
 
@@ -133,7 +130,13 @@ impl TrialResult {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Proposal {
     /// Evaluate this sample and tell the result.
-    Evaluate(Sample),
+    Evaluate {
+        /// The sample.
+        sample: Sample,
+        /// Its costs, as far as a middleware priced them (they go into the trial's record, so
+        /// nothing prices the sample again).
+        costs: Metrics,
+    },
     /// A middleware settled this sample without evaluation (and told the strategies below it);
     /// it is reported for the log only.
     Resolved {
@@ -141,16 +144,88 @@ pub enum Proposal {
         sample: Sample,
         /// What the strategy below was told.
         result: TrialResult,
-        /// Why it was settled (`"filter"`, `"duplicate"`).
-        reason: String,
+        /// Why it was settled.
+        reason: Reason,
+        /// Its costs, as far as they were priced.
+        costs: Metrics,
     },
 }
 
 impl Proposal {
+    /// Evaluate `sample`, not priced yet.
+    pub fn evaluate(sample: Sample) -> Self {
+        Proposal::Evaluate {
+            sample,
+            costs: Metrics::new(),
+        }
+    }
+
     /// The proposed sample.
     pub fn sample(&self) -> &Sample {
         match self {
-            Proposal::Evaluate(sample) | Proposal::Resolved { sample, .. } => sample,
+            Proposal::Evaluate { sample, .. } | Proposal::Resolved { sample, .. } => sample,
+        }
+    }
+}
+
+/// Why a proposal was settled without evaluation. Written in trial logs as a string: `filter`,
+/// `duplicate`, `unpriced: <error>`, or the text of [`Reason::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+#[non_exhaustive]
+pub enum Reason {
+    /// Outside the budget (a filter rejected it).
+    OverBudget,
+    /// The same network as a sample already evaluated or being evaluated.
+    Duplicate,
+    /// Its costs could not be priced: the error says which and why.
+    Unpriced(String),
+    /// A reason of a middleware outside this workspace.
+    Other(String),
+}
+
+impl Reason {
+    const OVER_BUDGET: &str = "filter";
+    const DUPLICATE: &str = "duplicate";
+    const UNPRICED: &str = "unpriced: ";
+
+    /// What a report calls this reason, for a count of proposals: `3 outside the budget`.
+    pub fn describe(&self) -> &str {
+        match self {
+            Reason::OverBudget => "outside the budget",
+            Reason::Duplicate => "a network already trained",
+            Reason::Unpriced(_) => "that could not be priced",
+            Reason::Other(text) => text,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::OverBudget => f.write_str(Self::OVER_BUDGET),
+            Reason::Duplicate => f.write_str(Self::DUPLICATE),
+            Reason::Unpriced(error) => write!(f, "{}{error}", Self::UNPRICED),
+            Reason::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<Reason> for String {
+    fn from(reason: Reason) -> String {
+        reason.to_string()
+    }
+}
+
+impl From<String> for Reason {
+    fn from(text: String) -> Reason {
+        match text.as_str() {
+            Reason::OVER_BUDGET => Reason::OverBudget,
+            Reason::DUPLICATE => Reason::Duplicate,
+            _ => match text.strip_prefix(Reason::UNPRICED) {
+                Some(error) => Reason::Unpriced(error.to_string()),
+                None => Reason::Other(text),
+            },
         }
     }
 }
@@ -164,4 +239,25 @@ pub enum Decision {
     Continue,
     /// Stop now and report the last metric.
     Stop,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn reason_reads_back_what_it_writes() {
+        let check = |reason: Reason, text: &str| {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), reason);
+        };
+        check(Reason::OverBudget, "filter");
+        check(Reason::Duplicate, "duplicate");
+        check(
+            Reason::Unpriced("`flops`: bad sample".into()),
+            "unpriced: `flops`: bad sample",
+        );
+        check(Reason::Other("too slow".into()), "too slow");
+    }
 }

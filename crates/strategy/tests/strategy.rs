@@ -51,7 +51,7 @@ fn evaluate(sample: &Sample) -> TrialResult {
 fn run(strategy: &mut dyn Strategy, space: &SearchSpace, n: usize) -> Vec<Sample> {
     let mut proposed = Vec::new();
     while proposed.len() < n {
-        let Some(Proposal::Evaluate(sample)) = strategy.ask(space).unwrap() else {
+        let Some(Proposal::Evaluate { sample, .. }) = strategy.ask(space).unwrap() else {
             break;
         };
         strategy.tell(&sample, &evaluate(&sample));
@@ -205,6 +205,7 @@ fn pareto_evolution_keeps_a_non_dominated_front() {
 mod oneshot {
     use burn::module::Param;
     use burn::tensor::{Device, Distribution, Int, Tensor};
+    use hwnas_profiler::{Costs, ProfileError, from_fn};
     use hwnas_space::{Conv2dSpec, Layer, ModelSpace, Node, Sample, Shape, Width, hub};
     use hwnas_strategy::RangeFilter;
     use hwnas_strategy::oneshot::{
@@ -234,6 +235,14 @@ mod oneshot {
         Some(kernel * kernel)
     }
 
+    /// [`kernel_cost`] as the costs `kernel`.
+    fn kernel_costs() -> Costs {
+        let priced = |sample: &Sample| {
+            kernel_cost(sample).ok_or_else(|| ProfileError::Unsupported("not a conv".into()))
+        };
+        Costs::new().with("kernel", from_fn(priced))
+    }
+
     fn penalty(nonlinear: Nonlinear, mode: PenaltyMode) -> HardwarePenalty {
         let config = PenaltyConfig {
             baseline: 4.0,
@@ -241,7 +250,7 @@ mod oneshot {
             mode,
             nonlinear,
         };
-        HardwarePenalty::new(config, Box::new(kernel_cost))
+        HardwarePenalty::new(config, kernel_costs(), "kernel").unwrap()
     }
 
     fn batch(device: &Device, n: usize) -> (Tensor<4>, Tensor<1, Int>) {
@@ -336,7 +345,7 @@ mod oneshot {
             algorithm: Algorithm::Spos,
             ..OneShotConfig::default()
         };
-        let range = RangeFilter::new(kernel_cost, 5.0, 30.0).unwrap();
+        let range = RangeFilter::new(kernel_costs(), "kernel", 5.0, 30.0).unwrap();
         let mut trainer = OneShotTrainer::new(&kernel_space(), &device, config)
             .unwrap()
             .with_range(range)
@@ -349,7 +358,7 @@ mod oneshot {
         }
         assert_eq!(seen.len(), 2, "{seen:?}");
         assert!(!seen.iter().any(|op| op.contains("conv1")), "{seen:?}");
-        let empty = RangeFilter::new(kernel_cost, 100.0, 200.0).unwrap();
+        let empty = RangeFilter::new(kernel_costs(), "kernel", 100.0, 200.0).unwrap();
         let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(1);
         assert!(
             empty

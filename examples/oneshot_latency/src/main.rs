@@ -8,15 +8,13 @@
 //! `cargo run --release -p oneshot-latency -- [EPOCHS] [OUT_DIR]`
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use burn::tensor::Device;
 use hwnas::experiment::train::{ImageSet, OneShotRun, OneShotRunConfig, OneShotSummary};
 use hwnas::profiler::{
-    CountOptions, CountProfiler, LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig,
-    Profiler,
+    Costs, LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, Profiler,
 };
-use hwnas::space::{Sample, hub};
+use hwnas::space::{hub, metric};
 use hwnas::strategy::oneshot::{
     Algorithm, HardwarePenalty, Nonlinear, OneShotConfig, PenaltyConfig, PenaltyMode,
 };
@@ -34,13 +32,10 @@ fn main() -> anyhow::Result<()> {
     let space = hub::space("mobile-micro")?;
     let device = Device::flex();
     let data = ImageSet::digits();
-    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
-    let predictor = Arc::new(LatencyPredictor::build(
-        &space,
-        &device,
-        &PredictorConfig::default(),
-        &mut |_, _| {},
-    )?);
+    let predictor =
+        LatencyPredictor::build(&space, &device, &PredictorConfig::default(), &mut |_, _| {})?;
+    let build_seconds = predictor.file().build_seconds;
+    let costs = Costs::counts(&space)?.with(metric::LATENCY_MS, predictor);
     let measured = LatencyProfiler::new(space.clone(), device.clone(), LatencyConfig::default())?;
 
     // The budget: the predicted latency a quarter of 50 random samples meet, found on this
@@ -49,7 +44,7 @@ fn main() -> anyhow::Result<()> {
     let mut probe = (0..50)
         .map(|_| {
             let sample = space.search_space().random_sample(&mut rng)?;
-            Ok(predictor.profile(&sample)?)
+            Ok(costs.cost(&sample, metric::LATENCY_MS)?)
         })
         .collect::<anyhow::Result<Vec<f64>>>()?;
     probe.sort_by(f64::total_cmp);
@@ -57,7 +52,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "mobile-micro on the 8x8 digits, ProxylessNAS for {epochs} epochs; latency table built \
          in {:.1} s on flex; budget {budget:.4} ms (a quarter of 50 random samples meet it)",
-        predictor.file().build_seconds
+        build_seconds
     );
 
     let run = |name: &str, penalised: bool| -> anyhow::Result<OneShotSummary> {
@@ -74,10 +69,8 @@ fn main() -> anyhow::Result<()> {
             ..OneShotRunConfig::default()
         };
         let mut run = OneShotRun::new(&dir, space.clone(), &data, device.clone(), config)
-            .with_cost("flops", counts.flops())
-            .with_cost("latency_ms", predictor.clone());
+            .with_costs(costs.clone());
         if penalised {
-            let cost = predictor.clone();
             let penalty = PenaltyConfig {
                 baseline: budget,
                 scale: 1.0,
@@ -86,8 +79,9 @@ fn main() -> anyhow::Result<()> {
             };
             run = run.with_penalty(HardwarePenalty::new(
                 penalty,
-                Box::new(move |sample: &Sample| cost.profile(sample).ok()),
-            ));
+                costs.clone(),
+                metric::LATENCY_MS,
+            )?);
         }
         let summary = run.run()?;
         println!("{name}: {} ({})", dir.display(), summary.best);
@@ -101,13 +95,13 @@ fn main() -> anyhow::Result<()> {
         "run", "inherited", "fine-tuned", "FLOPs", "predicted ms", "measured ms"
     );
     for (name, summary) in [("unpenalised", &free), ("latency-penalised", &penalised)] {
-        let metric = |key: &str| summary.metrics.get(key).copied().unwrap_or(f64::NAN);
+        let value = |key: &str| summary.metrics.get(key).copied().unwrap_or(f64::NAN);
         println!(
             "{name:<18} {:>9.4} {:>10.4} {:>10.0} {:>13.4} {:>13.4}",
-            metric("accuracy"),
-            metric("finetuned_accuracy"),
-            metric("flops"),
-            metric("latency_ms"),
+            value(metric::ACCURACY),
+            value(metric::FINETUNED_ACCURACY),
+            value(metric::FLOPS),
+            value(metric::LATENCY_MS),
             measured.profile(&summary.best)?
         );
     }

@@ -4,13 +4,12 @@
 //!
 //! `cargo run --release -p strategy-comparison -- [SEEDS] [TRIALS] [EPOCHS] [MAX_FLOPS]`
 
-use burn::tensor::Device;
 use hwnas::experiment::train::{ImageSet, TrainingConfig, TrainingEvaluator};
-use hwnas::experiment::{Experiment, ExperimentConfig};
-use hwnas::middleware::{Chain, Filter};
-use hwnas::profiler::{CountOptions, CountProfiler, Profiler};
-use hwnas::space::hub;
-use hwnas::strategy::{EvolutionConfig, Random, Strategy};
+use hwnas::experiment::{EvaluatorConfig, SearchConfig};
+use hwnas::middleware::Budget;
+use hwnas::profiler::Costs;
+use hwnas::space::metric;
+use hwnas::strategy::{EvolutionConfig, StrategyConfig};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -19,15 +18,20 @@ fn main() -> anyhow::Result<()> {
     let epochs: usize = args.next().map_or(Ok(1), |a| a.parse())?;
     let max_flops: f64 = args.next().map_or(Ok(300_000.0), |a| a.parse())?;
 
-    let space = hub::space("mobile-micro")?;
-    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
     let training = TrainingConfig {
         epochs,
         ..TrainingConfig::default()
     };
-    let evaluator =
-        TrainingEvaluator::new(space.clone(), &ImageSet::digits(), training, Device::flex())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let search = SearchConfig {
+        budget: Budget::new().max(metric::FLOPS, max_flops),
+        evaluator: EvaluatorConfig::Training(training.clone()),
+        trials,
+        ..SearchConfig::new("mobile-micro")
+    };
+    let space = search.model_space()?;
+    let device = search.device.unwrap_or_default().device()?;
+    let evaluator = TrainingEvaluator::new(space.clone(), &ImageSet::digits(), training, device)?;
+    let costs = Costs::counts(&space)?;
     let out = std::env::temp_dir().join("hwnas-strategy-comparison");
 
     println!(
@@ -37,38 +41,27 @@ fn main() -> anyhow::Result<()> {
     let mut totals = [0.0, 0.0];
     for seed in 0..seeds {
         let mut best = [0.0; 2];
-        for (i, name) in ["random", "evolution"].into_iter().enumerate() {
-            let strategy: Box<dyn Strategy> = match name {
-                "random" => Box::new(Random::new(seed)),
-                _ => Box::new(
-                    EvolutionConfig {
-                        population_size: 10,
-                        sample_size: 3,
-                        seed,
-                        ..Default::default()
-                    }
-                    .init()?,
-                ),
-            };
-            let flops = counts.flops();
-            let filter = Filter::new(move |s| flops.profile(s).is_ok_and(|f| f <= max_flops));
-            let dir = out.join(format!("{name}-{seed}"));
-            let _ = std::fs::remove_dir_all(&dir);
-            let config = ExperimentConfig {
-                max_trials: trials,
+        let strategies = [
+            StrategyConfig::Random { seed },
+            StrategyConfig::Evolution(EvolutionConfig {
+                population_size: 10,
+                sample_size: 3,
                 seed,
-                ..Default::default()
+                ..EvolutionConfig::default()
+            }),
+        ];
+        for (i, strategy) in strategies.into_iter().enumerate() {
+            let dir = out.join(format!("{}-{seed}", strategy.name()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let search = SearchConfig {
+                strategy,
+                seed,
+                ..search.clone()
             };
-            let summary = Experiment::new(
-                &dir,
-                space.search_space().clone(),
-                Chain::new(strategy).then(filter),
-                &evaluator,
-                config,
-            )
-            .with_cost("flops", counts.flops())
-            .run()?;
-            best[i] = summary.best.map_or(0.0, |b| b.metrics["accuracy"]);
+            let summary = search
+                .experiment(&dir, &space, costs.clone(), &evaluator, false)?
+                .run()?;
+            best[i] = summary.best.map_or(0.0, |b| b.metrics[metric::ACCURACY]);
             totals[i] += best[i];
         }
         println!("{seed:>5} {:>10.4} {:>10.4}", best[0], best[1]);

@@ -7,69 +7,14 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::Device;
 use hwnas_space::module::Network;
-use hwnas_space::{ModelSpace, Sample};
+use hwnas_space::{ModelSpace, Sample, metric};
 use hwnas_strategy::{Decision, Metrics};
-use serde::{Deserialize, Serialize};
 
 use super::{ImageBatcher, ImageSet};
-use crate::{EvaluationError, Evaluator, TrialContext};
-
-/// burn's optimizers the evaluator can train with.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// Stochastic gradient descent with momentum (no dampening).
-    Sgd {
-        /// Momentum factor.
-        momentum: f64,
-    },
-    /// Adam with burn's defaults.
-    Adam,
-}
-
-/// Learning rate over the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Schedule {
-    /// The same rate throughout.
-    Constant,
-    /// Cosine decay from the rate to zero over all steps.
-    Cosine,
-}
-
-/// Settings of [`TrainingEvaluator`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingConfig {
-    /// Passes over the training split.
-    pub epochs: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// Peak learning rate.
-    pub learning_rate: f64,
-    /// The optimizer.
-    pub optimizer: OptimizerKind,
-    /// The learning-rate schedule.
-    pub schedule: Schedule,
-    /// Share of each class held out for validation.
-    pub validation_share: f64,
-    /// Seed of the train/validation split (the same for every trial).
-    pub split_seed: u64,
-}
-
-impl Default for TrainingConfig {
-    /// A few epochs of Adam with cosine decay: enough to rank small networks on the digits.
-    fn default() -> Self {
-        Self {
-            epochs: 4,
-            batch_size: 32,
-            learning_rate: 0.01,
-            optimizer: OptimizerKind::Adam,
-            schedule: Schedule::Cosine,
-            validation_share: 0.2,
-            split_seed: 0,
-        }
-    }
-}
+use crate::{
+    EvaluationError, Evaluator, ExperimentError, OptimizerKind, Schedule, TrainingConfig,
+    TrialContext,
+};
 
 /// Trains each sample from scratch on burn autodiff and reports its validation accuracy.
 ///
@@ -91,25 +36,15 @@ impl TrainingEvaluator {
         data: &ImageSet,
         config: TrainingConfig,
         device: Device,
-    ) -> Result<Self, EvaluationError> {
-        if config.epochs == 0 || config.batch_size == 0 {
-            return Err("epochs and batch size must be at least 1".into());
-        }
-        if !(0.0..1.0).contains(&config.validation_share) || config.validation_share == 0.0 {
-            return Err(format!(
-                "validation share {} must lie strictly between 0 and 1",
-                config.validation_share
-            )
-            .into());
-        }
+    ) -> Result<Self, ExperimentError> {
+        config.validate()?;
         let [c, h, w] = data.shape();
         if space.input() != hwnas_space::Shape::image(c, h, w) {
-            return Err(format!(
-                "space `{}` takes inputs {:?} but the data has {c}x{h}x{w} images",
+            return Err(ExperimentError::Config(format!(
+                "space `{}` takes inputs {} but the data has {c}x{h}x{w} images",
                 space.name(),
                 space.input()
-            )
-            .into());
+            )));
         }
         let (train, valid) = data.split(config.validation_share, config.split_seed);
         Ok(Self {
@@ -203,8 +138,8 @@ impl TrainingEvaluator {
             }
         }
         Ok(Metrics::from([
-            ("accuracy".to_string(), accuracy),
-            ("train_loss".to_string(), loss_value),
+            (metric::ACCURACY.to_string(), accuracy),
+            (metric::TRAIN_LOSS.to_string(), loss_value),
         ]))
     }
 }

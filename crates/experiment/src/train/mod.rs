@@ -9,17 +9,19 @@
 mod data;
 mod evaluator;
 mod oneshot;
+mod search;
 
 use burn::data::dataloader::DataLoader;
 use hwnas_space::module::Network;
 
 use crate::EvaluationError;
 
+pub use crate::{OptimizerKind, Schedule, TrainingConfig};
 pub use data::{ImageBatch, ImageBatcher, ImageItem, ImageSet};
-pub use evaluator::{OptimizerKind, Schedule, TrainingConfig, TrainingEvaluator};
+pub use evaluator::TrainingEvaluator;
 pub use oneshot::{
     ARCHITECTURE_WEIGHTS, EpochRecord, ONESHOT_SETTINGS, OneShotRun, OneShotRunConfig,
-    OneShotSummary, SUPERNET_LOG, SUPERNET_WEIGHTS,
+    OneShotRunError, OneShotSummary, SUPERNET_LOG, SUPERNET_WEIGHTS,
 };
 
 /// Share of the images of `loader` that `network` classifies correctly.

@@ -1,9 +1,10 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
+use hwnas_profiler::Costs;
 use hwnas_space::{Sample, SearchSpace};
 use serde::{Deserialize, Serialize};
 
-use crate::CostFn;
+use crate::StrategyError;
 
 /// How the relative cost `x = expected / baseline - 1` becomes a penalty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,17 +51,32 @@ pub struct PenaltyConfig {
 /// changed (the cost of the rest is counted once). Where the cost adds up over decisions (every
 /// layer choice of ProxylessNAS) this is the exact expectation; where decisions interact (a width
 /// and the blocks inside it) it is the expectation to first order around the most probable sample,
-/// which is recomputed at every step. Candidates the cost function cannot price (a constraint they
+/// which is recomputed at every step. Candidates the costs cannot price (a constraint they
 /// break) count as the dearest candidate of their decision.
 pub struct HardwarePenalty {
     config: PenaltyConfig,
-    cost: CostFn,
+    costs: Costs,
+    metric: String,
 }
 
 impl HardwarePenalty {
-    /// A penalty on the cost `cost` measures.
-    pub fn new(config: PenaltyConfig, cost: CostFn) -> Self {
-        HardwarePenalty { config, cost }
+    /// A penalty on `metric`, priced by `costs`.
+    pub fn new(
+        config: PenaltyConfig,
+        costs: Costs,
+        metric: impl Into<String>,
+    ) -> Result<Self, StrategyError> {
+        let metric = metric.into();
+        if !costs.prices(&metric) {
+            return Err(StrategyError::Config(format!(
+                "the penalty is on `{metric}`, which no profiler prices"
+            )));
+        }
+        Ok(HardwarePenalty {
+            config,
+            costs,
+            metric,
+        })
     }
 
     /// The settings.
@@ -68,9 +84,14 @@ impl HardwarePenalty {
         &self.config
     }
 
-    /// The cost of one sample.
+    /// The metric it penalises.
+    pub fn metric(&self) -> &str {
+        &self.metric
+    }
+
+    /// The cost of one sample, when it can be priced.
     pub fn cost(&self, sample: &Sample) -> Option<f64> {
-        (self.cost)(sample)
+        self.costs.cost(sample, &self.metric).ok()
     }
 
     /// Per decision, the cost of each candidate relative to `reference`'s (zero for the reference's

@@ -60,9 +60,20 @@ pub enum OneShotError {
     /// Unusable settings.
     #[error("invalid one-shot settings: {0}")]
     Config(String),
-    /// Weights that cannot be written, read, or do not fit this space's supernet.
+    /// Weights that cannot be read, or do not fit this space's supernet.
     #[error("supernet weights: {0}")]
     Weights(String),
+    /// Weights that cannot be written.
+    #[error("supernet weights: {0}")]
+    Save(String),
+}
+
+impl OneShotError {
+    /// Whether the error is in what the user gave (the space, settings, a weights file) rather
+    /// than a failure of the run (weights that cannot be written).
+    pub fn is_input(&self) -> bool {
+        !matches!(self, OneShotError::Save(_))
+    }
 }
 
 /// What one training step did.
@@ -198,7 +209,7 @@ impl OneShotTrainer {
         let write = |record: ModuleRecord, path: &Path| {
             record
                 .save(path)
-                .map_err(|e| OneShotError::Weights(format!("cannot write {}: {e}", path.display())))
+                .map_err(|e| OneShotError::Save(format!("cannot write {}: {e}", path.display())))
         };
         write(self.supernet().clone().into_record(), weights)?;
         write(self.arch().clone().into_record(), architecture)

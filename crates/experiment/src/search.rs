@@ -1,0 +1,354 @@
+//! One serializable description of a multi-trial search, and the assembly it describes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hwnas_middleware::{Budget, Chain, Deduplication, MedianStop, MultipleEvaluation};
+use hwnas_profiler::Costs;
+use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
+use hwnas_strategy::{EvolutionConfig, Objective, StrategyConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::experiment::write_atomic;
+use crate::{
+    Evaluator, Experiment, ExperimentConfig, ExperimentError, LOG_FILE, STATE_FILE, TrainingConfig,
+};
+
+/// A search's settings inside its directory: `--resume` must find the same.
+pub const SEARCH_SETTINGS: &str = "search.json";
+
+/// What evaluates a sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum EvaluatorConfig {
+    /// Train every sample from scratch on the embedded digits.
+    Training(TrainingConfig),
+    /// Validation accuracy with weights inherited from a supernet (the search of a one-shot run;
+    /// its settings are the run's).
+    Supernet,
+}
+
+/// Where a search's `latency_ms` comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencySource {
+    /// Measured on the search's device, batch 1, once per network.
+    Measured,
+    /// Predicted from a table `hwnas latency build` wrote for this space.
+    Table(PathBuf),
+}
+
+/// One multi-trial search, as data: the space, the strategy and its settings, the budget and
+/// the other middleware, the evaluator, the device, the trial budget and the seed.
+///
+/// It builds the strategy chain (strategy, then one training per network, the budget, median
+/// stopping, repeats) and the [`Experiment`] that runs it, and is written to
+/// `DIR/search.json`: resuming with other settings names each one that differs.
+///
+/// ```
+/// use hwnas_experiment::{EvaluationError, SearchConfig, TrialContext};
+/// use hwnas_profiler::Costs;
+/// use hwnas_space::{Metrics, Sample, metric};
+///
+/// let mut config = SearchConfig::new("nasbench201");
+/// config.trials = 5;
+/// config.budget = config.budget.max(metric::FLOPS, 60e6);
+/// let space = config.model_space()?;
+/// let costs = Costs::counts(&space)?;
+/// let evaluate = |_: &Sample, context: &TrialContext| -> Result<Metrics, EvaluationError> {
+///     Ok(Metrics::from([(metric::ACCURACY.into(), (context.id() % 7) as f64)]))
+/// };
+/// let dir = std::env::temp_dir().join(format!("hwnas-search-doc-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let summary = config.experiment(&dir, &space, costs, &evaluate, false)?.run()?;
+/// assert_eq!(summary.progress.evaluated, 5);
+/// assert!(summary.best.unwrap().metrics[metric::FLOPS] <= 60e6);
+/// assert!(dir.join("search.json").exists());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchConfig {
+    /// The hub space searched.
+    pub space: String,
+    /// Its input (channels, height, width), when not the space's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Shape>,
+    /// The strategy that proposes.
+    pub strategy: StrategyConfig,
+    /// Upper bounds on costs; samples outside are never evaluated.
+    pub budget: Budget,
+    /// Evaluate each network once: samples that differ only in choices their network never
+    /// reads are told the earlier result.
+    pub dedup: bool,
+    /// Stop trials whose intermediate metric falls below the median of earlier trials.
+    pub median_stop: bool,
+    /// Evaluate every sample this many times (different seeds) and tell the mean.
+    pub repeats: usize,
+    /// What evaluates a sample.
+    pub evaluator: EvaluatorConfig,
+    /// Where `latency_ms` comes from; `None`: latency is not priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencySource>,
+    /// The device that trains and measures, for [`run`](Self::run) (`None`: flex). A one-shot
+    /// search evaluates on its run's device and leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Backend>,
+    /// Samples to evaluate (settled proposals do not count). A resumed search may raise it.
+    pub trials: usize,
+    /// Samples evaluated at once. A resumed search may change it.
+    pub concurrency: usize,
+    /// No new trial starts after this many seconds. A resumed search may change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_s: Option<f64>,
+    /// Seed of the trial seeds (the strategy's own seed is in its settings).
+    pub seed: u64,
+    /// The metric that ranks trials.
+    pub objective: Objective,
+}
+
+/// Settings a resumed search may change: how long it goes on and how fast, not what it does.
+const RESUMABLE: [&str; 3] = ["trials", "concurrency", "time_limit_s"];
+
+impl SearchConfig {
+    /// Regularized evolution (population 20, tournament 5) on `space`, each network trained
+    /// once with the default training, 30 trials on flex, no budget.
+    pub fn new(space: impl Into<String>) -> Self {
+        SearchConfig {
+            space: space.into(),
+            input: None,
+            strategy: StrategyConfig::Evolution(EvolutionConfig {
+                population_size: 20,
+                sample_size: 5,
+                ..EvolutionConfig::default()
+            }),
+            budget: Budget::new(),
+            dedup: true,
+            median_stop: false,
+            repeats: 1,
+            evaluator: EvaluatorConfig::Training(TrainingConfig::default()),
+            latency: None,
+            device: Some(Backend::Flex),
+            trials: 30,
+            concurrency: 1,
+            time_limit_s: None,
+            seed: 0,
+            objective: Objective::maximize(metric::ACCURACY),
+        }
+    }
+
+    /// Refuses settings that cannot run, naming the setting.
+    pub fn validate(&self) -> Result<(), ExperimentError> {
+        let invalid = |message: String| Err(ExperimentError::Config(message));
+        if self.trials == 0 || self.concurrency == 0 || self.repeats == 0 {
+            return invalid("trials, concurrency and repeats must be at least 1".into());
+        }
+        if let Some(limit) = self.time_limit_s
+            && !(limit.is_finite() && limit > 0.0)
+        {
+            return invalid(format!(
+                "the time limit must be a positive number, not {limit}"
+            ));
+        }
+        if self.budget.max.contains_key(metric::LATENCY_MS) && self.latency.is_none() {
+            return invalid(
+                "a latency budget needs latency: measured on the device, or a table".into(),
+            );
+        }
+        if let EvaluatorConfig::Training(training) = &self.evaluator {
+            training.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The space searched, at its input.
+    pub fn model_space(&self) -> Result<ModelSpace, ExperimentError> {
+        let space = hub::space(&self.space)?;
+        Ok(match self.input {
+            Some(input) => space.with_input(input),
+            None => space,
+        })
+    }
+
+    /// The cost a multi-objective strategy trades accuracy against: latency when it is priced,
+    /// else FLOPs.
+    pub fn tradeoff_cost(&self) -> &'static str {
+        if self.latency.is_some() {
+            metric::LATENCY_MS
+        } else {
+            metric::FLOPS
+        }
+    }
+
+    /// The strategy and its middleware: strategy, one evaluation per network, the budget
+    /// (priced through `costs`), median stopping, repeats.
+    pub fn strategy(&self, space: &ModelSpace, costs: &Costs) -> Result<Chain, ExperimentError> {
+        let mut chain = Chain::new(self.strategy.init()?);
+        if self.dedup {
+            chain = chain.then(Deduplication::per_network(space.clone()));
+        }
+        if !self.budget.is_unbounded() {
+            chain = chain.then(self.budget.filter(costs)?);
+        }
+        if self.median_stop {
+            chain = chain.then(MedianStop::new(self.objective.direction));
+        }
+        if self.repeats > 1 {
+            chain = chain.then(MultipleEvaluation::new(self.repeats));
+        }
+        Ok(chain)
+    }
+
+    /// How the experiment runs.
+    pub fn experiment_config(&self, resume: bool) -> ExperimentConfig {
+        ExperimentConfig {
+            max_trials: self.trials,
+            max_duration: self.time_limit_s.map(Duration::from_secs_f64),
+            concurrency: self.concurrency,
+            seed: self.seed,
+            objective: self.objective.clone(),
+            resume,
+        }
+    }
+
+    /// The experiment in `dir` that evaluates with `evaluator` and records `costs` (which the
+    /// budget prices through). The settings are checked against those of the search being
+    /// resumed (`resume`), then written to `DIR/search.json`.
+    pub fn experiment<'a>(
+        &self,
+        dir: &Path,
+        space: &ModelSpace,
+        costs: Costs,
+        evaluator: &'a dyn Evaluator,
+        resume: bool,
+    ) -> Result<Experiment<'a>, ExperimentError> {
+        self.validate()?;
+        if space.name() != self.space {
+            return Err(ExperimentError::Config(format!(
+                "the settings search `{}` but the space given is `{}`",
+                self.space,
+                space.name()
+            )));
+        }
+        let strategy = self.strategy(space, &costs)?;
+        self.write_settings(dir, resume)?;
+        Ok(Experiment::new(
+            dir,
+            space.search_space().clone(),
+            strategy,
+            evaluator,
+            self.experiment_config(resume),
+        )
+        .with_costs(costs))
+    }
+
+    /// Compares the settings with those of the search in `dir` (when resuming) and writes them.
+    fn write_settings(&self, dir: &Path, resume: bool) -> Result<(), ExperimentError> {
+        let path = dir.join(SEARCH_SETTINGS);
+        let current = serde_json::to_value(self).expect("settings serialize");
+        if resume && path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(ExperimentError::io(&path))?;
+            let saved: Value = serde_json::from_str(&text).map_err(|e| {
+                ExperimentError::Resume(format!(
+                    "{} is not a search's settings: {e}",
+                    path.display()
+                ))
+            })?;
+            let mut changed = Vec::new();
+            differences(&saved, &current, "", &mut changed);
+            changed.retain(|change| !RESUMABLE.iter().any(|name| change.starts_with(name)));
+            if !changed.is_empty() {
+                return Err(ExperimentError::Resume(format!(
+                    "{} was searched with other settings: {}; resume with the same settings \
+                     (only trials, concurrency and time_limit_s may change) or choose another \
+                     directory",
+                    dir.display(),
+                    changed.join("; ")
+                )));
+            }
+        } else if !resume
+            && [SEARCH_SETTINGS, LOG_FILE, STATE_FILE]
+                .iter()
+                .any(|file| dir.join(file).exists())
+        {
+            return Err(ExperimentError::Resume(format!(
+                "{} already holds an experiment: resume it or choose another directory",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(ExperimentError::io(dir))?;
+        let mut text = serde_json::to_string_pretty(&current).expect("settings serialize");
+        text.push('\n');
+        write_atomic(&path, text.as_bytes())
+    }
+}
+
+/// Each setting that differs between `saved` and `current`, as `path: saved -> current`, the
+/// path dotted through nested objects (`strategy.population_size`, `budget.max.flops`).
+pub(crate) fn differences(saved: &Value, current: &Value, path: &str, out: &mut Vec<String>) {
+    let at = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (saved, current) {
+        (Value::Object(a), Value::Object(b)) if a.get("name") == b.get("name") => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let (x, y) = (&a.get(key), &b.get(key));
+                differences(
+                    x.unwrap_or(&Value::Null),
+                    y.unwrap_or(&Value::Null),
+                    &at(key),
+                    out,
+                );
+            }
+        }
+        _ if saved != current => {
+            let show = |value: &Value| match value {
+                Value::Null => "none".to_string(),
+                Value::Object(object) => match object.get("name").and_then(Value::as_str) {
+                    Some(name) => name.to_string(),
+                    None => value.to_string(),
+                },
+                other => other.to_string(),
+            };
+            out.push(format!("{path}: {} -> {}", show(saved), show(current)));
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::differences;
+
+    #[test]
+    fn differences_name_each_changed_setting() {
+        let check = |saved: &str, current: &str, expected: &[&str]| {
+            let mut out = Vec::new();
+            let (saved, current) = (saved.parse().unwrap(), current.parse().unwrap());
+            differences(&saved, &current, "", &mut out);
+            assert_eq!(out, expected);
+        };
+        check(
+            r#"{"a": 1, "b": {"c": 2}}"#,
+            r#"{"a": 1, "b": {"c": 2}}"#,
+            &[],
+        );
+        check(
+            r#"{"a": 1, "b": {"c": 2, "d": 3}}"#,
+            r#"{"a": 2, "b": {"c": 2}}"#,
+            &["a: 1 -> 2", "b.d: 3 -> none"],
+        );
+        check(
+            r#"{"strategy": {"name": "evolution", "population_size": 20}}"#,
+            r#"{"strategy": {"name": "random", "seed": 0}}"#,
+            &["strategy: evolution -> random"],
+        );
+    }
+}

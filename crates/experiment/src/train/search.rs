@@ -1,0 +1,60 @@
+use std::path::Path;
+
+use burn::tensor::Device;
+use hwnas_profiler::{Costs, LatencyConfig, LatencyPredictor, LatencyProfiler};
+use hwnas_space::{ModelSpace, metric};
+
+use super::{ImageSet, TrainingEvaluator};
+use crate::{
+    EvaluatorConfig, ExperimentError, LatencySource, Progress, SearchConfig, Summary, TrialRecord,
+};
+
+impl SearchConfig {
+    /// FLOPs, parameters and, when the settings price it, latency: measured on `device` (once
+    /// per network) or predicted from the table (which must be of this space and input).
+    pub fn costs(&self, space: &ModelSpace, device: &Device) -> Result<Costs, ExperimentError> {
+        let costs = Costs::counts(space)?;
+        Ok(match &self.latency {
+            None => costs,
+            Some(LatencySource::Measured) => costs.with(
+                metric::LATENCY_MS,
+                LatencyProfiler::new(space.clone(), device.clone(), LatencyConfig::default())?,
+            ),
+            Some(LatencySource::Table(path)) => {
+                costs.with(metric::LATENCY_MS, LatencyPredictor::load(path, space)?)
+            }
+        })
+    }
+
+    /// Runs the search in `dir` on the embedded digits (or resumes it), calling `on_progress`
+    /// after every trial.
+    pub fn run(
+        &self,
+        dir: &Path,
+        resume: bool,
+        on_progress: impl FnMut(&Progress, &TrialRecord) + Send + 'static,
+    ) -> Result<Summary, ExperimentError> {
+        self.validate()?;
+        let space = self.model_space()?;
+        let device = self.device.unwrap_or_default().device()?;
+        let evaluator = match &self.evaluator {
+            EvaluatorConfig::Training(training) => TrainingEvaluator::new(
+                space.clone(),
+                &ImageSet::digits(),
+                training.clone(),
+                device.clone(),
+            )?,
+            EvaluatorConfig::Supernet => {
+                return Err(ExperimentError::Config(
+                    "subnets with inherited weights are searched by a one-shot run \
+                     (`OneShotRun`, `hwnas oneshot --strategy spos`)"
+                        .into(),
+                ));
+            }
+        };
+        let costs = self.costs(&space, &device)?;
+        self.experiment(dir, &space, costs, &evaluator, resume)?
+            .on_progress(on_progress)
+            .run()
+    }
+}

@@ -1,0 +1,57 @@
+//! Exit codes: 2 when the user's input is wrong, 1 when the run failed otherwise.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use hwnas_experiment::ExperimentError;
+use hwnas_experiment::train::OneShotRunError;
+use hwnas_profiler::{CostError, ProfileError};
+use hwnas_space::SpaceError;
+use hwnas_strategy::StrategyError;
+
+/// A flag, a file or a combination of settings the command cannot take.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Returns early with an [`InputError`].
+macro_rules! bail_input {
+    ($($message:tt)*) => {
+        return Err(anyhow::Error::new($crate::exit::InputError(format!($($message)*))))
+    };
+}
+pub(crate) use bail_input;
+
+/// What a failed command exits with: the first cause whose kind is known decides.
+pub fn code(error: &anyhow::Error) -> ExitCode {
+    let input = error.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<ExperimentError>() {
+            Some(e.is_input())
+        } else if let Some(e) = cause.downcast_ref::<OneShotRunError>() {
+            Some(e.is_input())
+        } else if let Some(e) = cause.downcast_ref::<ProfileError>() {
+            Some(e.is_input())
+        } else if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+            Some(hwnas_experiment::io_is_input(e))
+        } else {
+            let is = |kind: bool| kind.then_some(true);
+            is(cause.is::<InputError>()
+                || cause.is::<SpaceError>()
+                || cause.is::<CostError>()
+                || cause.is::<StrategyError>()
+                || cause.is::<serde_json::Error>())
+        }
+    });
+    match input {
+        Some(true) => ExitCode::from(2),
+        // Not the input, or nothing known: a failure of the run.
+        _ => ExitCode::FAILURE,
+    }
+}

@@ -1,0 +1,26 @@
+//! Named numbers about a sample: what an evaluator measures and a profiler prices.
+//!
+//! Every crate reads and writes the same names (trial logs, budgets, reports, plots), so they are
+//! spelled once, here. A metric outside this list is just another key of [`Metrics`].
+
+use std::collections::BTreeMap;
+
+/// Named metrics of a sample or a trial (`accuracy`, `flops`, `params`, `latency_ms`, ...). A
+/// `BTreeMap` so that the JSON form is ordered and stable.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// Validation accuracy, in `[0, 1]`: what the training evaluator reports and searches maximize.
+pub const ACCURACY: &str = "accuracy";
+/// Mean training loss of the last epoch.
+pub const TRAIN_LOSS: &str = "train_loss";
+/// Accuracy of a one-shot choice after it trained alone from its inherited weights.
+pub const FINETUNED_ACCURACY: &str = "finetuned_accuracy";
+/// Multiply-accumulates of one example (batch excluded).
+pub const FLOPS: &str = "flops";
+/// Trainable parameters (normalization running statistics excluded).
+pub const PARAMS: &str = "params";
+/// Latency of one forward pass, milliseconds, measured or predicted.
+pub const LATENCY_MS: &str = "latency_ms";
+
+/// The hardware costs a report plots against accuracy, in the order it prints them.
+pub const COSTS: [&str; 3] = [LATENCY_MS, FLOPS, PARAMS];
