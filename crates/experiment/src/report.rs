@@ -1,6 +1,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use hwnas_space::metric;
 use hwnas_strategy::pareto::{objective_keys, pareto_front};
 use hwnas_strategy::{Objective, Status};
 
@@ -91,7 +92,7 @@ impl Report {
             }
         }
         let rank = |n: &str| {
-            ["accuracy", "latency_ms", "flops", "params"]
+            [metric::ACCURACY, metric::LATENCY_MS, metric::FLOPS, metric::PARAMS]
                 .iter()
                 .position(|k| *k == n)
         };
@@ -127,7 +128,7 @@ impl Report {
 
 /// Counts as integers with thousands separators, the rest with four significant decimals.
 pub(crate) fn format_metric(name: &str, value: f64) -> String {
-    if matches!(name, "flops" | "params") && value.fract() == 0.0 {
+    if (name == metric::FLOPS || name == metric::PARAMS) && value.fract() == 0.0 {
         let digits = format!("{}", value as i64);
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {

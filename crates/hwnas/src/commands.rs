@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 use hwnas_profiler::{CountOptions, CountProfiler};
-use hwnas_space::hub;
+use hwnas_space::{hub, metric};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde_json::json;
@@ -114,7 +114,11 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
             .counts(sample)
             .with_context(|| format!("sample #{}", i + 1))?;
         if args.json {
-            let line = json!({"sample": sample, "flops": counts.flops, "params": counts.params});
+            let line = json!({
+                "sample": sample,
+                metric::FLOPS: counts.flops,
+                metric::PARAMS: counts.params,
+            });
             writeln!(out, "{line}")?;
         } else {
             writeln!(

@@ -10,7 +10,7 @@ use hwnas_profiler::rank::PredictionAccuracy;
 use hwnas_profiler::{
     LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, Statistic,
 };
-use hwnas_space::{Backend, ModelSpace, Shape, hub};
+use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
 use serde_json::json;
 
 use crate::args::{DeviceArgs, InterleaveArgs, SampleArgs, SpaceArgs, TimingArgs};
@@ -262,7 +262,11 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "{}",
-                json!({"sample": sample, "latency_ms": ms, "device": predictor.file().device.device})
+                json!({
+                    "sample": sample,
+                    metric::LATENCY_MS: ms,
+                    "device": predictor.file().device.device,
+                })
             )?;
         } else {
             writeln!(out, "latency {ms:>9.4} ms")?;

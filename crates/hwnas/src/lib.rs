@@ -14,6 +14,21 @@
 //! assert!(profiler.counts(&sample)?.flops > 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A whole search is one [`SearchConfig`](experiment::SearchConfig), as in the README (this one
+//! trains, so it is only compiled here):
+//!
+//! ```no_run
+//! use hwnas::experiment::SearchConfig;
+//! use hwnas::space::metric;
+//!
+//! let mut search = SearchConfig::new("mobile-micro"); // evolution, digits, 30 trials on flex
+//! search.budget = search.budget.max(metric::FLOPS, 300e3);
+//! search.trials = 20;
+//! let summary = search.run("runs/a".as_ref(), false, |_, _| {})?;
+//! println!("{}", summary.best.unwrap().sample);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use hwnas_experiment as experiment;
 pub use hwnas_middleware as middleware;

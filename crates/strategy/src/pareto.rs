@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use hwnas_space::{Sample, SearchSpace};
+use hwnas_space::{Sample, SearchSpace, metric};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -106,8 +106,8 @@ impl Default for ParetoConfig {
     fn default() -> Self {
         Self {
             objectives: vec![
-                Objective::maximize("accuracy"),
-                Objective::minimize("flops"),
+                Objective::maximize(metric::ACCURACY),
+                Objective::minimize(metric::FLOPS),
             ],
             population_size: 50,
             mutation_prob: 0.05,
