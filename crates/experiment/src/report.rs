@@ -92,9 +92,14 @@ impl Report {
             }
         }
         let rank = |n: &str| {
-            [metric::ACCURACY, metric::LATENCY_MS, metric::FLOPS, metric::PARAMS]
-                .iter()
-                .position(|k| *k == n)
+            [
+                metric::ACCURACY,
+                metric::LATENCY_MS,
+                metric::FLOPS,
+                metric::PARAMS,
+            ]
+            .iter()
+            .position(|k| *k == n)
         };
         names.sort_by_key(|n| (rank(n).unwrap_or(usize::MAX), n.clone()));
         names

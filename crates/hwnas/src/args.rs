@@ -70,3 +70,11 @@ pub struct TimingArgs {
     #[command(flatten)]
     pub interleave: InterleaveArgs,
 }
+
+/// Machine-readable output.
+#[derive(Args)]
+pub struct JsonArgs {
+    /// One JSON object per sample per line.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde_json::json;
 
-use crate::args::{DeviceArgs, SampleArgs as SampleFile, SpaceArgs};
+use crate::args::{DeviceArgs, JsonArgs, SampleArgs as SampleFile, SpaceArgs};
 
 pub fn spaces() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -94,9 +94,8 @@ pub struct ProfileArgs {
     /// Do not count activations in FLOPs.
     #[arg(long)]
     no_act: bool,
-    /// One JSON object per sample per line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArgs,
 }
 
 pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
@@ -113,7 +112,7 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
         let counts = profiler
             .counts(sample)
             .with_context(|| format!("sample #{}", i + 1))?;
-        if args.json {
+        if args.output.json {
             let line = json!({
                 "sample": sample,
                 metric::FLOPS: counts.flops,

@@ -13,7 +13,7 @@ use hwnas_profiler::{
 use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
 use serde_json::json;
 
-use crate::args::{DeviceArgs, InterleaveArgs, SampleArgs, SpaceArgs, TimingArgs};
+use crate::args::{DeviceArgs, InterleaveArgs, JsonArgs, SampleArgs, SpaceArgs, TimingArgs};
 use crate::exit::bail_input;
 use crate::output::bar;
 
@@ -55,9 +55,8 @@ pub struct MeasureArgs {
     batch: Option<usize>,
     #[command(flatten)]
     timing: TimingArgs,
-    /// One JSON object per sample per line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArgs,
 }
 
 impl TimingArgs {
@@ -95,7 +94,7 @@ fn measure(args: &MeasureArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     for (sample, latency) in samples.iter().zip(latencies?) {
-        if args.json {
+        if args.output.json {
             let line = json!({
                 "sample": sample, "median_ms": latency.median_ms, "mean_ms": latency.mean_ms,
                 "min_ms": latency.min_ms, "p90_ms": latency.p90_ms, "cv": latency.cv,
@@ -245,9 +244,8 @@ pub struct PredictArgs {
     table: PathBuf,
     #[command(flatten)]
     samples: SampleArgs,
-    /// One JSON object per sample per line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArgs,
 }
 
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {
@@ -258,7 +256,7 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         let ms = predictor
             .predict(sample)
             .with_context(|| format!("sample #{}", i + 1))?;
-        if args.json {
+        if args.output.json {
             writeln!(
                 out,
                 "{}",
