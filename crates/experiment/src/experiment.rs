@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evaluator::{Evaluator, TrialContext};
 use crate::record::{TrialRecord, read_log};
-use crate::{ExperimentError, LOG_FILE};
+use crate::{ExperimentError, LOG_FILE, Stop};
 
 /// The strategy snapshot, rewritten after every step.
 pub(crate) const STATE_FILE: &str = "state.json";
@@ -76,6 +76,8 @@ pub enum StopReason {
     Time,
     /// The strategy has nothing more to propose.
     Exhausted,
+    /// A [`Stop`] was requested: the running trials finished, no new one started.
+    Interrupted,
 }
 
 /// The outcome of [`Experiment::run`].
@@ -123,6 +125,7 @@ struct Runner<'a> {
     evaluator: &'a dyn Evaluator,
     costs: Costs,
     config: ExperimentConfig,
+    stop: Stop,
 }
 
 /// Mutable state shared by the workers.
@@ -166,6 +169,7 @@ impl<'a> Experiment<'a> {
                 evaluator,
                 costs: Costs::new(),
                 config,
+                stop: Stop::new(),
             },
             strategy: Box::new(strategy),
             observer: None,
@@ -177,6 +181,13 @@ impl<'a> Experiment<'a> {
     /// they cannot price fails its trial.
     pub fn with_costs(mut self, costs: Costs) -> Self {
         self.runner.costs = costs;
+        self
+    }
+
+    /// Starts no new trial once `stop` is requested (the run ends with
+    /// [`StopReason::Interrupted`]; resume it later).
+    pub fn with_stop(mut self, stop: Stop) -> Self {
+        self.runner.stop = stop;
         self
     }
 
@@ -248,6 +259,21 @@ impl<'a> Runner<'a> {
             return Err(ExperimentError::Resume(format!(
                 "{} already holds an experiment: resume it or choose another directory",
                 self.dir.display()
+            )));
+        }
+        // A trained trial is logged only after the state that proposed it was saved: without
+        // that state the strategy would start over and train again what the log holds.
+        let n_trained = records
+            .iter()
+            .filter(|r| r.status != Status::Invalid)
+            .count();
+        if !has_state && n_trained > 0 {
+            return Err(ExperimentError::Resume(format!(
+                "{} is missing while {} holds {n_trained} trained trials: the strategy's state \
+                 is lost, so the search cannot go on where it stopped without training them \
+                 again; restore {STATE_FILE} or start a new directory",
+                state_path.display(),
+                log_path.display()
             )));
         }
         let log = OpenOptions::new()
@@ -327,6 +353,10 @@ impl<'a> Runner<'a> {
     fn next_job(&self, shared: &mut Shared<'a>, began: Instant) -> Job {
         loop {
             if shared.error.is_some() || shared.stop.is_some() {
+                return Job::Done;
+            }
+            if self.stop.is_requested() {
+                shared.stop = Some(StopReason::Interrupted);
                 return Job::Done;
             }
             if shared.started >= self.config.max_trials {

@@ -37,6 +37,7 @@ mod plot;
 mod record;
 mod report;
 mod search;
+mod stop;
 #[cfg(feature = "burn")]
 pub mod train;
 mod training;
@@ -49,6 +50,7 @@ pub use plot::plot_tradeoff;
 pub use record::{TrialRecord, read_log};
 pub use report::Report;
 pub use search::{EvaluatorConfig, LatencySource, SEARCH_SETTINGS, SearchConfig};
+pub use stop::Stop;
 pub use training::{OptimizerKind, Schedule, TrainingConfig};
 
 /// The trial log inside an experiment directory: one JSON object per line.

@@ -126,6 +126,14 @@ fn experiment_survives_failing_evaluators() {
         }
         assert_eq!(record.status == Status::Failed, x0 < 3);
     }
+    // Each way of failing happened, and the search went on past it.
+    for x0 in 0..4 {
+        let n = records
+            .iter()
+            .filter(|r| r.sample.get("x0").and_then(|v| v.as_i64()) == Some(x0))
+            .count();
+        assert!(n > 0, "no trial with x0 = {x0}");
+    }
     assert_eq!(
         summary.progress.failed,
         records
@@ -350,6 +358,66 @@ fn resume_after_a_crash_reruns_the_unfinished_trial_only() {
     let ids: Vec<u64> = after.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, [0, 1, 2, 3, 4, 5, 6, 7]);
     assert_eq!(after[..5], before[..]);
+}
+
+#[test]
+fn resume_tells_a_pending_trial_found_in_the_log_and_does_not_run_it_again() {
+    // Killed after trial 4 was logged, before the state that still lists it pending was saved
+    // again: resuming tells the strategy its result, runs it no more and logs it once.
+    let told = temp_dir("told");
+    Experiment::new(told.path(), space(), evolution(), &accuracy, config(5))
+        .run()
+        .unwrap();
+    let before = evaluated_samples(told.path());
+    let state_path = told.path().join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state["pending"] = serde_json::json!({ "4": before[4].1 });
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let counting = std::sync::atomic::AtomicUsize::new(0);
+    let evaluate = |sample: &Sample, context: &TrialContext| {
+        counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        accuracy(sample, context)
+    };
+    let again = ExperimentConfig {
+        resume: true,
+        ..config(7)
+    };
+    let summary = Experiment::new(told.path(), space(), evolution(), &evaluate, again)
+        .run()
+        .unwrap();
+    assert_eq!(summary.progress.evaluated, 7);
+    assert_eq!(counting.into_inner(), 2);
+    let after = evaluated_samples(told.path());
+    let ids: Vec<u64> = after.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(after[..5], before[..]);
+}
+
+#[test]
+fn resume_without_the_strategy_state_is_refused() {
+    let dir = temp_dir("stateless");
+    Experiment::new(dir.path(), space(), evolution(), &accuracy, config(3))
+        .run()
+        .unwrap();
+    let log_before = std::fs::read_to_string(dir.path().join("trials.jsonl")).unwrap();
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    let again = ExperimentConfig {
+        resume: true,
+        ..config(6)
+    };
+    let error = Experiment::new(dir.path(), space(), evolution(), &accuracy, again)
+        .run()
+        .unwrap_err();
+    assert!(error.is_input());
+    let message = error.to_string();
+    assert!(
+        message.contains("state.json is missing") && message.contains("holds 3 trained trials"),
+        "{message}"
+    );
+    // Nothing was trained again, nothing dropped.
+    let log_after = std::fs::read_to_string(dir.path().join("trials.jsonl")).unwrap();
+    assert_eq!(log_after, log_before);
 }
 
 #[test]

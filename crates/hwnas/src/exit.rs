@@ -21,6 +21,21 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// A run that stopped on Ctrl-C or SIGTERM, and how to go on with it.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "interrupted; go on with `{}`", self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The exit code of a run stopped by a signal (128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;
+
 /// Returns early with an [`InputError`].
 macro_rules! bail_input {
     ($($message:tt)*) => {
@@ -31,6 +46,15 @@ pub(crate) use bail_input;
 
 /// What a failed command exits with: the first cause whose kind is known decides.
 pub fn code(error: &anyhow::Error) -> ExitCode {
+    let interrupted = |cause: &(dyn std::error::Error + 'static)| {
+        cause.is::<Interrupted>()
+            || cause
+                .downcast_ref::<OneShotRunError>()
+                .is_some_and(|e| matches!(e, OneShotRunError::Interrupted))
+    };
+    if error.chain().any(interrupted) {
+        return ExitCode::from(INTERRUPTED);
+    }
     let input = error.chain().find_map(|cause| {
         if let Some(e) = cause.downcast_ref::<ExperimentError>() {
             Some(e.is_input())

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::args::{DeviceArgs, InterleaveArgs, JsonArgs, SampleArgs, SpaceArgs, TimingArgs};
 use crate::exit::bail_input;
+use crate::interrupt::{self, OnSignal};
 use crate::output::bar;
 
 #[derive(Subcommand)]
@@ -164,6 +165,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
             ..defaults.model_timing
         },
     };
+    interrupt::install(OnSignal::Quit("no table was written"))?;
     let bar = bar(0, "layers");
     let predictor = LatencyPredictor::build(&space, &device, &config, &mut |done, total| {
         bar.set_length(total as u64);

@@ -19,13 +19,13 @@
 //! trains, so it is only compiled here):
 //!
 //! ```no_run
-//! use hwnas::experiment::SearchConfig;
+//! use hwnas::experiment::{SearchConfig, Stop};
 //! use hwnas::space::metric;
 //!
 //! let mut search = SearchConfig::new("mobile-micro"); // evolution, digits, 30 trials on flex
 //! search.budget = search.budget.max(metric::FLOPS, 300e3);
 //! search.trials = 20;
-//! let summary = search.run("runs/a".as_ref(), false, |_, _| {})?;
+//! let summary = search.run("runs/a".as_ref(), false, &Stop::new(), |_, _| {})?;
 //! println!("{}", summary.best.unwrap().sample);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod exit;
+mod interrupt;
 mod latency;
 mod oneshot;
 mod output;

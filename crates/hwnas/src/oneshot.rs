@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use hwnas_experiment::train::{ImageSet, OneShotRun, OneShotRunConfig};
+use hwnas_experiment::Stop;
+use hwnas_experiment::train::{ImageSet, OneShotRun, OneShotRunConfig, OneShotRunError};
 use hwnas_middleware::Budget;
 use hwnas_profiler::{Costs, LatencyPredictor};
 use hwnas_space::{hub, metric};
@@ -15,7 +16,8 @@ use hwnas_strategy::oneshot::{
 };
 
 use crate::args::DeviceArgs;
-use crate::exit::bail_input;
+use crate::exit::{Interrupted, bail_input};
+use crate::interrupt::{self, OnSignal};
 use crate::output::{bar, print_report};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -205,8 +207,11 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
     // The run reports the number of steps with the first one.
     let bar = bar(0, "steps");
     let (step_bar, epoch_bar) = (bar.clone(), bar.clone());
+    let stop = Stop::new();
+    interrupt::install(OnSignal::Finish(&stop))?;
     let mut run = OneShotRun::new(&args.out, space.clone(), &data, device, config)
         .with_costs(costs.clone())
+        .with_stop(stop)
         .on_step(move |step, total| {
             step_bar.set_length(total as u64);
             step_bar.set_position(step as u64);
@@ -261,7 +266,12 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
     }
     let summary = run.run();
     bar.finish_and_clear();
-    let summary = summary?;
+    let summary = match summary {
+        Err(OneShotRunError::Interrupted) => {
+            return Err(Interrupted(interrupt::resume_command()).into());
+        }
+        other => other?,
+    };
     let mut out = std::io::stdout().lock();
     writeln!(out, "chosen: {}", summary.best)?;
     let metrics: Vec<String> = summary

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use hwnas_experiment::train::TrainingConfig;
-use hwnas_experiment::{EvaluatorConfig, LatencySource, SearchConfig};
+use hwnas_experiment::{EvaluatorConfig, LatencySource, SearchConfig, Stop, StopReason};
 use hwnas_space::{Metrics, metric};
 use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
 
 use crate::args::DeviceArgs;
-use crate::exit::bail_input;
+use crate::exit::{Interrupted, bail_input};
+use crate::interrupt::{self, OnSignal};
 use crate::output::{bar, print_report, show_progress};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,9 +143,11 @@ impl SearchArgs {
 
 pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     let config = args.config()?;
+    let stop = Stop::new();
+    interrupt::install(OnSignal::Finish(&stop))?;
     let bar = bar(config.trials, "trials");
     let observer = bar.clone();
-    let summary = config.run(&args.out, args.resume, move |progress, _| {
+    let summary = config.run(&args.out, args.resume, &stop, move |progress, _| {
         show_progress(&observer, progress)
     });
     bar.finish_and_clear();
@@ -161,5 +164,9 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         summary.stop
     )?;
     drop(out);
-    print_report(&args.out, 5)
+    print_report(&args.out, 5)?;
+    if summary.stop == StopReason::Interrupted {
+        return Err(Interrupted(interrupt::resume_command()).into());
+    }
+    Ok(())
 }

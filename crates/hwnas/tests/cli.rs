@@ -416,6 +416,51 @@ fn cli_search_bad_input_exits_2() {
             "loosen the budget",
         ),
         (&["report", "/nonexistent-hwnas-dir"], "holds no experiment"),
+        (
+            &["search", "mobile-micro", "--out", out, "--time-limit-s=-1"],
+            "the time limit must be a positive number, not -1",
+        ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--time-limit-s",
+                "nan",
+            ],
+            "the time limit must be a positive number, not NaN",
+        ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--time-limit-s",
+                "inf",
+            ],
+            "the time limit must be a positive number, not inf",
+        ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--max-params",
+                "nan",
+            ],
+            "--max-params must be a positive number",
+        ),
+        (
+            &["search", "mobile-micro", "--out", out, "--concurrency", "0"],
+            "must be at least 1",
+        ),
+        (
+            &["search", "mobile-micro", "--out", out, "--epochs", "0"],
+            "epochs and batch size must be at least 1",
+        ),
     ];
     for (args, expected) in cases {
         let (code, _, stderr) = run(args, "");
@@ -554,6 +599,26 @@ fn cli_latency_measure_build_predict_evaluate() {
     );
     assert_eq!(stdout.matches("(measured)").count(), 2 + 2 * 3, "{stdout}");
 
+    // Tables edited by hand: a negative latency, a layer listed twice.
+    let edited = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+        edit(&mut file);
+        let path = dir.path().join(name);
+        std::fs::write(&path, file.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let negative = edited("negative.json", &|file| {
+        file["layers"][0]["ms"] = (-1.0).into()
+    });
+    let twice = edited("twice.json", &|file| {
+        let first = file["layers"][0].clone();
+        file["layers"].as_array_mut().unwrap().push(first);
+    });
+    // A table measured elsewhere: evaluating it here, where it was not measured, is refused.
+    let elsewhere = edited("elsewhere.json", &|file| {
+        file["device"]["cpu"] = "a CPU this machine does not have".into()
+    });
     let two_samples = format!("{}\n{PROXYLESS_MOBILE}\n", samples.lines().next().unwrap());
     let cases: &[(&[&str], &str, &str)] = &[
         (
@@ -592,6 +657,21 @@ fn cli_latency_measure_build_predict_evaluate() {
             "--interleave",
         ),
         (
+            &["latency", "predict", "--table", &negative, "--sample", "-"],
+            &samples,
+            "layer #1 (",
+        ),
+        (
+            &["latency", "predict", "--table", &negative, "--sample", "-"],
+            &samples,
+            "latency -1 ms is not a latency",
+        ),
+        (
+            &["latency", "predict", "--table", &twice, "--sample", "-"],
+            &samples,
+            "is listed twice",
+        ),
+        (
             &[
                 "latency",
                 "predict",
@@ -621,6 +701,30 @@ fn cli_latency_measure_build_predict_evaluate() {
             ],
             "",
             "ndarray",
+        ),
+        (
+            &[
+                "latency",
+                "evaluate",
+                "--table",
+                &elsewhere,
+                "--samples",
+                "2",
+            ],
+            "",
+            "a CPU this machine does not have",
+        ),
+        (
+            &[
+                "latency",
+                "evaluate",
+                "--table",
+                &elsewhere,
+                "--samples",
+                "2",
+            ],
+            "",
+            "build one here with `hwnas latency build`",
         ),
         (
             &[
@@ -697,4 +801,402 @@ fn cli_stops_quietly_when_its_reader_does() {
         assert!(status.success(), "{args:?}: {status:?} {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
+}
+
+/// Waits until `dir/trials.jsonl` holds `n` complete lines of trained trials.
+fn wait_for_trials(dir: &std::path::Path, n: usize, child: &mut std::process::Child) {
+    let start = std::time::Instant::now();
+    loop {
+        let trained = std::fs::read_to_string(dir.join("trials.jsonl"))
+            .map(|text| {
+                text.lines()
+                    .filter(|line| line.contains("\"status\":\"ok\""))
+                    .count()
+            })
+            .unwrap_or(0);
+        if trained >= n {
+            return;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the search ended before {n} trials"
+        );
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "no {n} trials in 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn spawn_search(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("hwnas"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// What must not differ between two runs of one search: ids, samples, statuses, metrics.
+fn outcomes(dir: &std::path::Path) -> Vec<(u64, String, String, String)> {
+    read_log(dir)
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_u64().unwrap(),
+                r["sample"].to_string(),
+                r["status"].to_string(),
+                r["metrics"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cli_search_killed_mid_trial_resumes_to_the_uninterrupted_log() {
+    let dir = tempfile::tempdir().unwrap();
+    for concurrency in ["1", "2"] {
+        let (straight, killed) = (
+            dir.path().join(format!("straight-{concurrency}")),
+            dir.path().join(format!("killed-{concurrency}")),
+        );
+        let args = |out: &std::path::Path| -> Vec<String> {
+            [
+                "search",
+                "mobile-micro",
+                "--trials",
+                "5",
+                "--epochs",
+                "1",
+                "--max-flops",
+                "400000",
+                "--population",
+                "2",
+                "--sample-size",
+                "1",
+                "--seed",
+                "7",
+                "--concurrency",
+                concurrency,
+                "--out",
+                out.to_str().unwrap(),
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        let (code, _, stderr) = run(&as_str(&args(&straight)), "");
+        assert_eq!(code, 0, "{stderr}");
+
+        let mut child = spawn_search(&as_str(&args(&killed)));
+        wait_for_trials(&killed, 2, &mut child);
+        signal(&child, "-KILL");
+        child.wait().unwrap();
+        let mut resume = args(&killed);
+        resume.push("--resume".into());
+        let (code, _, stderr) = run(&as_str(&resume), "");
+        assert_eq!(code, 0, "{stderr}");
+
+        let (a, b) = (outcomes(&straight), outcomes(&killed));
+        let ids = |log: &[(u64, String, String, String)]| {
+            let mut ids: Vec<u64> = log.iter().map(|r| r.0).collect();
+            ids.sort();
+            ids
+        };
+        // Every id once, and as many trained trials as asked.
+        let trained =
+            |log: &[(u64, String, String, String)]| log.iter().filter(|r| r.2 == "\"ok\"").count();
+        assert_eq!(trained(&b), 5, "{b:?}");
+        let mut unique = ids(&b);
+        unique.dedup();
+        assert_eq!(unique, ids(&b));
+        if concurrency == "1" {
+            // One trial at a time is reproducible: the same log, record for record.
+            assert_eq!(a, b);
+        }
+    }
+}
+
+#[test]
+fn cli_search_stops_on_ctrl_c_and_says_how_to_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out_arg = out.to_str().unwrap();
+    let args = [
+        "search",
+        "mobile-micro",
+        "--trials",
+        "200",
+        "--epochs",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        out_arg,
+    ];
+    let mut child = spawn_search(&args);
+    wait_for_trials(&out, 1, &mut child);
+    signal(&child, "-INT");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopping: the running work finishes"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("interrupted; go on with `") && stderr.contains(" --resume`"),
+        "{stderr}"
+    );
+    let stopped = read_log(&out).len();
+    assert!(stopped < 200, "{stopped}");
+    // The directory is consistent: the search goes on from it.
+    let mut resume: Vec<&str> = args.to_vec();
+    resume[3] = "1";
+    resume.push("--resume");
+    let (code, _, stderr) = run(&resume, "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(read_log(&out).len() >= stopped);
+}
+
+/// `hwnas search mobile-micro --population 2 --sample-size 1 --seed 5 --out DIR` with `extra`
+/// (which sets `--epochs` unless 1 is wanted); the exit code, stdout and stderr.
+fn small_search(out: &std::path::Path, trials: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "search",
+        "mobile-micro",
+        "--trials",
+        trials,
+        "--population",
+        "2",
+        "--sample-size",
+        "1",
+        "--seed",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "1"]);
+    }
+    args.extend_from_slice(extra);
+    run(&args, "")
+}
+
+fn settings(out: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("search.json")).unwrap()).unwrap()
+}
+
+fn trained(out: &std::path::Path) -> Vec<serde_json::Value> {
+    read_log(out)
+        .into_iter()
+        .filter(|r| r["status"] == "ok")
+        .collect()
+}
+
+#[test]
+fn cli_search_latency_budgets_predicted_and_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("table.json");
+    let table_arg = table.to_str().unwrap();
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "build",
+            "mobile-micro",
+            "--out",
+            table_arg,
+            "--fit-samples",
+            "4",
+            "--layer-budget-ms",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // A budget half of 21 random samples meet, by the table.
+    let (_, samples, _) = run(
+        &["sample", "mobile-micro", "--count", "21", "--seed", "9"],
+        "",
+    );
+    let (_, predicted, _) = run(
+        &[
+            "latency", "predict", "--table", table_arg, "--sample", "-", "--json",
+        ],
+        &samples,
+    );
+    let mut predicted: Vec<f64> = predicted
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            line["latency_ms"].as_f64().unwrap()
+        })
+        .collect();
+    predicted.sort_by(f64::total_cmp);
+    let budget = predicted[10];
+    let budget_arg = budget.to_string();
+
+    let out = dir.path().join("predicted");
+    let args = ["--max-latency-ms", &budget_arg, "--table", table_arg];
+    let (code, _, stderr) = small_search(&out, "2", &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(settings(&out)["latency"]["table"], table_arg);
+    for record in read_log(&out) {
+        let ms = record["metrics"]["latency_ms"].as_f64().unwrap();
+        match record["status"].as_str().unwrap() {
+            "ok" => assert!(ms <= budget, "{record}"),
+            _ => assert!(ms > budget || record["reason"] == "duplicate", "{record}"),
+        }
+    }
+    assert_eq!(trained(&out).len(), 2);
+
+    // Measured on this machine (a budget every network meets: timings are not for tests).
+    let out = dir.path().join("measured");
+    let (code, _, stderr) = small_search(&out, "2", &["--max-latency-ms", "10000"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(settings(&out)["latency"], "measured");
+    for record in trained(&out) {
+        let ms = record["metrics"]["latency_ms"].as_f64().unwrap();
+        assert!(ms > 0.0 && ms <= 10_000.0, "{record}");
+    }
+}
+
+#[test]
+fn cli_search_flags_do_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Penalised rejections are told an accuracy of 0 and logged as outside the budget.
+    let out = dir.path().join("penalise");
+    let (code, _, stderr) = small_search(&out, "2", &["--max-flops", "100000", "--penalise"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(settings(&out)["budget"]["penalise"]["accuracy"], 0.0);
+    let log = read_log(&out);
+    assert!(log.iter().any(|r| r["reason"] == "filter"), "{log:?}");
+    assert!(
+        trained(&out)
+            .iter()
+            .all(|r| r["metrics"]["flops"].as_f64().unwrap() <= 100_000.0)
+    );
+
+    // Every sample trained twice, with different seeds.
+    let out = dir.path().join("repeats");
+    let (code, _, stderr) = small_search(&out, "4", &["--repeats", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    let repeated = trained(&out);
+    assert_eq!(repeated.len(), 4);
+    for pair in repeated.chunks(2) {
+        assert_eq!(pair[0]["sample"], pair[1]["sample"]);
+        assert_ne!(pair[0]["seed"], pair[1]["seed"]);
+    }
+
+    // Two trials at once: every trial logged once.
+    let out = dir.path().join("concurrency");
+    let (code, _, stderr) = small_search(&out, "4", &["--concurrency", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut ids: Vec<u64> = trained(&out)
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+
+    // A time limit stops starting trials.
+    let out = dir.path().join("time");
+    let (code, stdout, stderr) = small_search(&out, "50", &["--time-limit-s", "0.001"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("stopped: Time"), "{stdout}");
+    assert!(trained(&out).len() < 50);
+
+    // Median stopping ends weak trials before their last epoch.
+    let out = dir.path().join("median");
+    let (code, _, stderr) = small_search(&out, "10", &["--median-stop", "--epochs", "3"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(settings(&out)["median_stop"], true);
+    let all = trained(&out);
+    let stopped: Vec<&serde_json::Value> =
+        all.iter().filter(|r| r["stopped_early"] == true).collect();
+    assert!(!stopped.is_empty(), "{all:?}");
+    // A trial stopped before its last epoch trained less; none trained more than asked.
+    let epochs = |r: &serde_json::Value| r["intermediate"].as_array().unwrap().len();
+    assert!(stopped.iter().any(|r| epochs(r) < 3), "{stopped:?}");
+    assert!(all.iter().all(|r| epochs(r) <= 3));
+}
+
+#[test]
+fn cli_oneshot_trains_resumes_and_searches_a_trained_supernet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (proxyless, spos, again) = (path("proxyless"), path("spos"), path("again"));
+    let oneshot = |extra: &[&str]| {
+        let mut args = vec!["oneshot", "mobile-micro", "--epochs", "1", "--seed", "2"];
+        args.extend_from_slice(extra);
+        run(&args, "")
+    };
+
+    let args = ["--strategy", "proxyless", "--out", proxyless.as_str()];
+    let (code, stdout, stderr) = oneshot(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("chosen: {"), "{stdout}");
+    let best = std::fs::read_to_string(dir.path().join("proxyless/best.json")).unwrap();
+    // Resuming a finished run trains nothing more and chooses the same.
+    let mut resumed = args.to_vec();
+    resumed.push("--resume");
+    let (code, stdout_again, stderr) = oneshot(&resumed);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("proxyless/best.json")).unwrap(),
+        best
+    );
+    assert_eq!(stdout_again.lines().next(), stdout.lines().next());
+    let epochs = std::fs::read_to_string(dir.path().join("proxyless/supernet.jsonl")).unwrap();
+    assert_eq!(epochs.lines().count(), 1);
+
+    // SPOS within a FLOPs range, then the same supernet searched under a tighter one.
+    let spos_args = |out: &str, max: &str| {
+        [
+            "--strategy",
+            "spos",
+            "--trials",
+            "4",
+            "--penalty",
+            "flops",
+            "--max-cost",
+            max,
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_string()])
+        .collect::<Vec<_>>()
+    };
+    let (code, _, stderr) = oneshot(&as_str(&spos_args(&spos, "300000")));
+    assert_eq!(code, 0, "{stderr}");
+    let mut from = spos_args(&again, "200000");
+    from.extend(["--from".to_string(), spos.clone()]);
+    let (code, _, stderr) = oneshot(&as_str(&from));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!dir.path().join("again/supernet.jsonl").exists());
+    for (out, limit) in [("spos", 300_000.0), ("again", 200_000.0)] {
+        let trained = trained(&dir.path().join(out));
+        assert_eq!(trained.len(), 4, "{out}");
+        for record in trained {
+            assert!(
+                record["metrics"]["flops"].as_f64().unwrap() <= limit,
+                "{record}"
+            );
+        }
+    }
+}
+
+fn as_str(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }

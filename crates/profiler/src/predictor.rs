@@ -113,6 +113,43 @@ pub struct LatencyTableFile {
 }
 
 impl LatencyTableFile {
+    /// Refuses a table whose numbers cannot be latencies: a layer whose latency is negative or
+    /// not finite (0 is what a layer cheaper than the timing overhead measures), a layer listed
+    /// twice, an overhead or a fit that is not a finite number.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, entry) in self.layers.iter().enumerate() {
+            let what = || format!("layer #{} ({:?} at {:?})", i + 1, entry.layer, entry.input);
+            if !(entry.ms.is_finite() && entry.ms >= 0.0) {
+                return Err(ProfileError::Table(format!(
+                    "{}: latency {} ms is not a latency",
+                    what(),
+                    entry.ms
+                )));
+            }
+            if !seen.insert(layer_key(&entry.layer, entry.input)) {
+                return Err(ProfileError::Table(format!("{} is listed twice", what())));
+            }
+        }
+        for (name, value) in [
+            ("overhead_ms", self.overhead_ms),
+            ("slope", self.slope),
+            ("per_layer_ms", self.per_layer_ms),
+            ("intercept", self.intercept),
+        ] {
+            if !value.is_finite() || (name == "overhead_ms" && value < 0.0) {
+                return Err(ProfileError::Table(format!("`{name}` is {value}")));
+            }
+        }
+        if self.slope <= 0.0 {
+            return Err(ProfileError::Table(format!(
+                "`slope` is {}: a slower layer would predict a faster network",
+                self.slope
+            )));
+        }
+        Ok(())
+    }
+
     /// Each measured layer's latency, by layer key.
     fn latency_by_layer(&self) -> HashMap<String, f64> {
         self.layers
@@ -338,6 +375,7 @@ impl LatencyPredictor {
                 file.version
             )));
         }
+        file.validate()?;
         if file.space != space.name() || file.space_hash != space_hash(space) {
             return Err(ProfileError::Table(format!(
                 "the table was built for space `{}`, not for this `{}`",
@@ -405,7 +443,14 @@ impl LatencyPredictor {
 
     /// Predicted latency of validated choice indices, ms.
     pub fn predict_indices(&self, indices: &[usize]) -> Result<f64, ProfileError> {
-        Ok(self.table.cost_indices(indices)? + self.file.intercept)
+        let ms = self.table.cost_indices(indices)? + self.file.intercept;
+        if ms <= 0.0 {
+            // A fit extrapolated past its networks; a budget must not take it for a fast one.
+            return Err(ProfileError::Table(format!(
+                "the table predicts {ms} ms for this sample, outside what its fit can answer"
+            )));
+        }
+        Ok(ms)
     }
 
     /// Predicted latency of `sample`, ms.

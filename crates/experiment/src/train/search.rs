@@ -6,7 +6,8 @@ use hwnas_space::{ModelSpace, metric};
 
 use super::{ImageSet, TrainingEvaluator};
 use crate::{
-    EvaluatorConfig, ExperimentError, LatencySource, Progress, SearchConfig, Summary, TrialRecord,
+    EvaluatorConfig, ExperimentError, LatencySource, Progress, SearchConfig, Stop, Summary,
+    TrialRecord,
 };
 
 impl SearchConfig {
@@ -27,11 +28,12 @@ impl SearchConfig {
     }
 
     /// Runs the search in `dir` on the embedded digits (or resumes it), calling `on_progress`
-    /// after every trial.
+    /// after every trial; once `stop` is requested no new trial starts.
     pub fn run(
         &self,
         dir: &Path,
         resume: bool,
+        stop: &Stop,
         on_progress: impl FnMut(&Progress, &TrialRecord) + Send + 'static,
     ) -> Result<Summary, ExperimentError> {
         self.validate()?;
@@ -54,6 +56,7 @@ impl SearchConfig {
         };
         let costs = self.costs(&space, &device)?;
         self.experiment(dir, &space, costs, &evaluator, resume)?
+            .with_stop(stop.clone())
             .on_progress(on_progress)
             .run()
     }

@@ -16,6 +16,10 @@ pub enum OneShotRunError {
     /// The chosen subnet could not be priced.
     #[error("cannot price the choice: {0}")]
     Unpriced(#[from] CostError),
+    /// A [`Stop`](crate::Stop) was requested; the directory holds the epochs (and SPOS trials)
+    /// finished before it, and resuming goes on from there.
+    #[error("stopped on request before the run ended")]
+    Interrupted,
     /// Reading a batch, evaluating or fine-tuning a subnet failed.
     #[error("{what}: {source}")]
     Evaluation {
@@ -38,7 +42,7 @@ impl OneShotRunError {
             OneShotRunError::Experiment(e) => e.is_input(),
             OneShotRunError::Trainer(e) => e.is_input(),
             OneShotRunError::Unpriced(_) => true,
-            OneShotRunError::Evaluation { .. } => false,
+            OneShotRunError::Interrupted | OneShotRunError::Evaluation { .. } => false,
         }
     }
 }

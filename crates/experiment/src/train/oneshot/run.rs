@@ -25,8 +25,8 @@ use crate::train::{
     ImageBatch, ImageBatcher, ImageSet, TrainingConfig, TrainingEvaluator, accuracy,
 };
 use crate::{
-    BEST_FILE, EvaluationError, EvaluatorConfig, ExperimentError, LOG_FILE, SearchConfig,
-    TrialContext, TrialRecord, read_log,
+    BEST_FILE, EvaluationError, EvaluatorConfig, ExperimentError, LOG_FILE, SearchConfig, Stop,
+    StopReason, TrialContext, TrialRecord, read_log,
 };
 
 type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
@@ -55,6 +55,7 @@ pub struct OneShotRun<'a> {
     on_epoch: Option<EpochCallback<'a>>,
     trained: Option<PathBuf>,
     resume: bool,
+    stop: Stop,
 }
 
 /// What the steps after preparation share.
@@ -92,7 +93,15 @@ impl<'a> OneShotRun<'a> {
             on_epoch: None,
             trained: None,
             resume: false,
+            stop: Stop::new(),
         }
+    }
+
+    /// Stops before the next training step (or, searching, the next subnet) once `stop` is
+    /// requested, with [`OneShotRunError::Interrupted`]; the directory can be resumed.
+    pub fn with_stop(mut self, stop: Stop) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Goes on with a run that stopped (killed, crashed) in the same directory, with the same
@@ -319,6 +328,9 @@ impl<'a> OneShotRun<'a> {
             let (mut loss, mut arch_loss, mut n_arch, mut n_steps) = (0.0, 0.0, 0, 0);
             let mut expected_cost = None;
             for batch in train_loader.iter() {
+                if self.stop.is_requested() {
+                    return Err(OneShotRunError::Interrupted);
+                }
                 let batch =
                     batch.map_err(|e| OneShotRunError::evaluation("training batch")(e.into()))?;
                 let valid_batch = if self.config.oneshot.algorithm.is_differentiable() {
@@ -481,7 +493,11 @@ impl<'a> OneShotRun<'a> {
                 &evaluate,
                 self.resume,
             )?
+            .with_stop(self.stop.clone())
             .run()?;
+        if summary.stop == StopReason::Interrupted {
+            return Err(OneShotRunError::Interrupted);
+        }
         let best = summary.best.clone().ok_or_else(|| {
             ExperimentError::Config("no subnet within the budget was evaluated".into())
         })?;
