@@ -395,6 +395,84 @@ fn resume_tells_a_pending_trial_found_in_the_log_and_does_not_run_it_again() {
 }
 
 #[test]
+fn resume_heals_a_best_file_a_kill_left_stale_or_missing() {
+    let dir = temp_dir("best");
+    let summary = Experiment::new(dir.path(), space(), evolution(), &accuracy, config(6))
+        .run()
+        .unwrap();
+    let best = summary.best.unwrap().sample;
+    let best_path = dir.path().join(hwnas_experiment::BEST_FILE);
+    let again = || ExperimentConfig {
+        resume: true,
+        ..config(6)
+    };
+    // Killed after a record and before its best.json: the file is stale, or was never written.
+    let stale = log(dir.path())
+        .into_iter()
+        .find(|r| r.sample != best)
+        .unwrap()
+        .sample;
+    std::fs::write(&best_path, format!("{stale}\n")).unwrap();
+    for _ in 0..2 {
+        let resumed = Experiment::new(dir.path(), space(), evolution(), &accuracy, again())
+            .run()
+            .unwrap();
+        assert_eq!(resumed.progress.evaluated, 6);
+        let written = std::fs::read_to_string(&best_path).unwrap();
+        assert_eq!(Sample::from_json(written.trim()).unwrap(), best);
+        std::fs::remove_file(&best_path).unwrap();
+    }
+}
+
+#[test]
+fn search_config_trains_each_network_once() {
+    use hwnas_experiment::SearchConfig;
+    use hwnas_space::metric;
+
+    // mobile-micro: a mutation often changes only a choice the network never reads.
+    let config = SearchConfig {
+        trials: 40,
+        ..SearchConfig::new("mobile-micro")
+    };
+    let space = config.model_space().unwrap();
+    let trained = std::sync::Mutex::new(Vec::new());
+    let evaluate = |sample: &Sample, _: &TrialContext| -> Result<Metrics, EvaluationError> {
+        trained
+            .lock()
+            .unwrap()
+            .push(space.architecture_hash(sample)?);
+        Ok(Metrics::from([(metric::ACCURACY.into(), total_of(sample))]))
+    };
+    let dir = temp_dir("per-network");
+    config
+        .experiment(
+            dir.path(),
+            &space,
+            Costs::counts(&space).unwrap(),
+            &evaluate,
+            false,
+        )
+        .unwrap()
+        .run()
+        .unwrap();
+    let mut networks = trained.into_inner().unwrap();
+    assert_eq!(networks.len(), 40);
+    networks.sort();
+    networks.dedup();
+    assert_eq!(networks.len(), 40, "a network was trained twice");
+    let duplicates = log(dir.path())
+        .into_iter()
+        .filter(|r| r.reason == Some(Reason::Duplicate))
+        .count();
+    assert!(duplicates > 0, "the search never proposed a network again");
+}
+
+/// A number that grows with every label's choice index: something for evolution to climb.
+fn total_of(sample: &Sample) -> f64 {
+    sample.to_json().len() as f64
+}
+
+#[test]
 fn resume_without_the_strategy_state_is_refused() {
     let dir = temp_dir("stateless");
     Experiment::new(dir.path(), space(), evolution(), &accuracy, config(3))

@@ -501,9 +501,20 @@ fn cli_latency_measure_build_predict_evaluate() {
     assert_eq!(stdout.lines().count(), 3);
     for line in stdout.lines() {
         let line: serde_json::Value = serde_json::from_str(line).unwrap();
-        for field in ["median_ms", "p90_ms", "cv"] {
-            assert!(line[field].as_f64().unwrap() >= 0.0, "{field}");
-        }
+        // What `--json` promises: the statistics of at least 10 timed passes, in order.
+        let field = |name: &str| line[name].as_f64().unwrap();
+        let (min, median, mean, p90) = (
+            field("min_ms"),
+            field("median_ms"),
+            field("mean_ms"),
+            field("p90_ms"),
+        );
+        assert!(0.0 < min && min <= median && median <= p90, "{line}");
+        assert!(min <= mean, "{line}");
+        assert!(field("cv") >= 0.0, "{line}");
+        assert!(line["runs"].as_u64().unwrap() >= 10, "{line}");
+        assert_eq!(line["batch"], 1);
+        assert_eq!(line["input"], serde_json::json!([1, 1, 8, 8]));
         assert_eq!(line["device"], "flex");
     }
 
@@ -615,6 +626,56 @@ fn cli_latency_measure_build_predict_evaluate() {
         let first = file["layers"][0].clone();
         file["layers"].as_array_mut().unwrap().push(first);
     });
+    // Two different tables: the printed agreement is that of their predictions.
+    let other = edited("other.json", &|file| {
+        let layers = file["layers"].as_array_mut().unwrap();
+        let n = layers.len();
+        for (i, layer) in layers.iter_mut().enumerate() {
+            layer["ms"] = ((n - i) as f64 * 0.01).into();
+        }
+    });
+    let (_, eight, _) = run(
+        &["sample", "mobile-micro", "--count", "8", "--seed", "1"],
+        "",
+    );
+    let predict = |table: &str| -> Vec<f64> {
+        let (code, stdout, stderr) = run(
+            &[
+                "latency", "predict", "--table", table, "--sample", "-", "--json",
+            ],
+            &eight,
+        );
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["latency_ms"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let (x, y) = (predict(table_arg), predict(&other));
+    let (code, stdout, stderr) = run(
+        &[
+            "latency",
+            "compare",
+            "--tables",
+            table_arg,
+            &other,
+            "--samples",
+            "8",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let row = format!(
+        "| table.json (predicted) | other.json (predicted) | {:.3} | {:.3} |",
+        hwnas_profiler::rank::kendall_tau(&x, &y),
+        hwnas_profiler::rank::spearman_rho(&x, &y)
+    );
+    assert!(stdout.contains(&row), "{row}\n{stdout}");
+
     // A table measured elsewhere: evaluating it here, where it was not measured, is refused.
     let elsewhere = edited("elsewhere.json", &|file| {
         file["device"]["cpu"] = "a CPU this machine does not have".into()
@@ -774,9 +835,20 @@ fn cli_stops_quietly_when_its_reader_does() {
     use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
 
+    // Both write far more than a pipe holds, so the writer meets the closed pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples.jsonl");
+    let (_, text, _) = run(&["sample", "mobile-micro", "--count", "20000"], "");
+    std::fs::write(&samples, text).unwrap();
+    let profile = [
+        "profile",
+        "mobile-micro",
+        "--sample",
+        samples.to_str().unwrap(),
+    ];
     for args in [
         &["sample", "mobile-micro", "--count", "1000000"][..],
-        &["space", "proxylessnas"][..],
+        &profile[..],
     ] {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hwnas"))
             .args(args)
