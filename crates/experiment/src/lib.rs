@@ -46,7 +46,7 @@ pub use error::{ExperimentError, io_is_input};
 pub use evaluator::{EvaluationError, Evaluator, TrialContext};
 pub(crate) use experiment::STATE_FILE;
 pub use experiment::{BEST_FILE, Experiment, ExperimentConfig, Progress, StopReason, Summary};
-pub use plot::plot_tradeoff;
+pub use plot::{PLOT_SIZE, plot_tradeoff};
 pub use record::{TrialRecord, read_log};
 pub use report::Report;
 pub use search::{EvaluatorConfig, LatencySource, SEARCH_SETTINGS, SearchConfig};

@@ -6,8 +6,10 @@ use plotters::prelude::*;
 
 use crate::{ExperimentError, TrialRecord};
 
-const WIDTH: u32 = 800;
-const HEIGHT: u32 = 560;
+/// Width and height of every plot, pixels (PNG) or user units (SVG).
+pub const PLOT_SIZE: (u32, u32) = (800, 560);
+const WIDTH: u32 = PLOT_SIZE.0;
+const HEIGHT: u32 = PLOT_SIZE.1;
 
 /// Plots `y` against `x` for every record, the Pareto `front` highlighted and joined, as
 /// `{stem}.png` and `{stem}.svg`. Returns the two paths.

@@ -582,17 +582,46 @@ fn report_ranks_fronts_and_plots() {
             .all(|w| w[0].metrics["flops"] >= w[1].metrics["flops"])
     );
     assert!(front.len() >= 2);
+    // The front is exactly the records no other record dominates.
+    let accuracy = |r: &TrialRecord| r.metrics["accuracy"];
+    let flops = |r: &TrialRecord| r.metrics["flops"];
+    let dominated = |r: &TrialRecord| {
+        report.records.iter().any(|o| {
+            accuracy(o) >= accuracy(r)
+                && flops(o) <= flops(r)
+                && (accuracy(o) > accuracy(r) || flops(o) < flops(r))
+        })
+    };
+    let mut expected: Vec<u64> = report
+        .records
+        .iter()
+        .filter(|r| !dominated(r))
+        .map(|r| r.id)
+        .collect();
+    let mut on_front: Vec<u64> = front.iter().map(|r| r.id).collect();
+    expected.sort();
+    on_front.sort();
+    assert_eq!(on_front, expected);
     let ok: Vec<&TrialRecord> = report.records.iter().collect();
-    let files =
+    let [png, svg] =
         hwnas_experiment::plot_tradeoff(&ok, &front, "flops", "accuracy", &dir.path().join("plot"))
             .unwrap();
-    for file in files {
-        assert!(
-            std::fs::metadata(&file).unwrap().len() > 1000,
-            "{}",
-            file.display()
-        );
-    }
+    // The SVG holds a mark per trial and per front point (and one of each in the legend).
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.contains("<svg"),
+        "not an SVG"
+    );
+    assert_eq!(svg.matches(r#"r="3""#).count(), ok.len() + 1);
+    assert_eq!(svg.matches(r#"r="4""#).count(), front.len() + 1);
+    // The PNG is a PNG of the plot's size.
+    let png = std::fs::read(png).unwrap();
+    assert_eq!(
+        png[..8],
+        [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n']
+    );
+    let dimension = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    assert_eq!((dimension(16), dimension(20)), hwnas_experiment::PLOT_SIZE);
     assert!(report.table(&top).lines().count() == 4);
     assert!(matches!(
         Report::load(dir.path().join("nothing")),

@@ -372,6 +372,36 @@ fn cli_search_resume_report_and_export() {
     let (code, exported, _) = run(&["export", out_arg, "--front", "params"], "");
     assert_eq!(code, 0);
     assert!(exported.lines().count() >= 1);
+    // Exactly the trained samples no other beats on accuracy and parameters at once.
+    let log = read_log(&out);
+    let trained: Vec<&serde_json::Value> = log.iter().filter(|r| r["status"] == "ok").collect();
+    let score = |r: &serde_json::Value| {
+        let metric = |name: &str| r["metrics"][name].as_f64().unwrap();
+        (metric("accuracy"), metric("params"))
+    };
+    let dominated = |r: &serde_json::Value| {
+        let (accuracy, params) = score(r);
+        trained.iter().any(|o| {
+            let (a, p) = score(o);
+            a >= accuracy && p <= params && (a > accuracy || p < params)
+        })
+    };
+    let mut expected: Vec<String> = trained
+        .iter()
+        .filter(|r| !dominated(r))
+        .map(|r| r["sample"].to_string())
+        .collect();
+    let mut front: Vec<String> = exported
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    expected.sort();
+    front.sort();
+    assert_eq!(front, expected);
     let (code, _, stderr) = run(&["profile", "mobile-micro", "--sample", "-"], &exported);
     assert_eq!(code, 0, "{stderr}");
 }
@@ -1194,6 +1224,7 @@ fn cli_search_flags_do_what_they_say() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(settings(&out)["median_stop"], true);
     let all = trained(&out);
+    assert_one_per_network(&all);
     let stopped: Vec<&serde_json::Value> =
         all.iter().filter(|r| r["stopped_early"] == true).collect();
     assert!(!stopped.is_empty(), "{all:?}");
@@ -1260,15 +1291,68 @@ fn cli_oneshot_trains_resumes_and_searches_a_trained_supernet() {
     for (out, limit) in [("spos", 300_000.0), ("again", 200_000.0)] {
         let trained = trained(&dir.path().join(out));
         assert_eq!(trained.len(), 4, "{out}");
-        for record in trained {
+        for record in &trained {
             assert!(
                 record["metrics"]["flops"].as_f64().unwrap() <= limit,
                 "{record}"
             );
         }
+        assert_one_per_network(&trained);
     }
 }
 
 fn as_str(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
+}
+
+/// No two trained records build the same `mobile-micro` network.
+fn assert_one_per_network(records: &[serde_json::Value]) {
+    let space = hwnas_space::hub::space("mobile-micro").unwrap();
+    let mut networks: Vec<u64> = records
+        .iter()
+        .map(|r| {
+            let sample = hwnas_space::Sample::from_json(&r["sample"].to_string()).unwrap();
+            space.architecture_hash(&sample).unwrap()
+        })
+        .collect();
+    networks.sort();
+    networks.dedup();
+    assert_eq!(networks.len(), records.len(), "a network was trained twice");
+}
+
+#[test]
+fn cli_oneshot_stops_on_ctrl_c_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "oneshot",
+        "mobile-micro",
+        "--strategy",
+        "proxyless",
+        "--epochs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut child = spawn_search(&args);
+    let log = out.join("supernet.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 1 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        assert!(start.elapsed().as_secs() < 300, "no epoch in 5 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    signal(&child, "-INT");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains(" --resume`"), "{stderr}");
+    let finished = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert!(finished < 3, "{finished} epochs");
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let (code, stdout, stderr) = run(&resume, "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("chosen: {"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
 }

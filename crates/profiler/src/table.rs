@@ -597,7 +597,8 @@ mod tests {
     }
 
     /// A space that exercises every kind of node: shape-changing choices, a repeat whose blocks
-    /// change the shape, a concatenating input choice, a gate and candidates that do not fit.
+    /// change the shape, a concatenating input choice, a gate, a residual, a sum of branches and
+    /// candidates that do not fit.
     fn mixed_space() -> ModelSpace {
         let squeeze_excite = Node::sequential([
             conv(16, 1, 1),
@@ -670,6 +671,8 @@ mod tests {
                 ],
             ),
             conv(8, 1, 1),
+            Node::residual(conv(8, 3, 1)),
+            Node::Sum(vec![conv(8, 1, 1), Node::Layer(Layer::Identity)]),
             cell,
             Node::Layer(Layer::GlobalAvgPool),
             Node::Layer(Layer::LayerNorm { epsilon: 1e-5 }),

@@ -161,8 +161,8 @@ mod supernet {
     }
 
     /// Value choices over widths and kernels (shared by slicing), a structural value choice (not
-    /// shared), a repeat that changes the shape, a gate, a concatenating input choice, a layer
-    /// norm and a linear head.
+    /// shared), a repeat that changes the shape, a gate, a residual, a sum of branches, a
+    /// concatenating input choice, a layer norm and a linear head.
     fn mixed_space() -> ModelSpace {
         let separable = |kernel: usize| {
             Node::sequential([
@@ -240,6 +240,8 @@ mod supernet {
                 }),
             ])),
             conv(8, 1, 1),
+            Node::residual(conv(8, 3, 1)),
+            Node::Sum(vec![conv(8, 1, 1), Node::Layer(Layer::Identity)]),
             cell,
             Node::Layer(Layer::GlobalAvgPool),
             Node::Layer(Layer::LayerNorm { epsilon: 1e-5 }),
