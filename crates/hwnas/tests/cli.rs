@@ -262,26 +262,9 @@ fn cli_search_resume_report_and_export() {
     let out = dir.path().join("run");
     let out_arg = out.to_str().unwrap();
     let search = |trials: &str, extra: &[&str]| {
-        let mut args = vec![
-            "search",
-            "mobile-micro",
-            "--trials",
-            trials,
-            "--epochs",
-            "1",
-            "--max-flops",
-            "400000",
-            "--population",
-            "2",
-            "--sample-size",
-            "1",
-            "--seed",
-            "3",
-            "--out",
-            out_arg,
-        ];
-        args.extend_from_slice(extra);
-        run(&args, "")
+        let mut flags = vec!["--max-flops", "400000"];
+        flags.extend_from_slice(extra);
+        run(&as_str(&search_args(&out, trials, "3", &flags)), "")
     };
     let (code, stdout, stderr) = search("2", &[]);
     assert_eq!(code, 0, "{stderr}");
@@ -971,30 +954,8 @@ fn cli_search_killed_mid_trial_resumes_to_the_uninterrupted_log() {
             dir.path().join(format!("straight-{concurrency}")),
             dir.path().join(format!("killed-{concurrency}")),
         );
-        let args = |out: &std::path::Path| -> Vec<String> {
-            [
-                "search",
-                "mobile-micro",
-                "--trials",
-                "5",
-                "--epochs",
-                "1",
-                "--max-flops",
-                "400000",
-                "--population",
-                "2",
-                "--sample-size",
-                "1",
-                "--seed",
-                "7",
-                "--concurrency",
-                concurrency,
-                "--out",
-                out.to_str().unwrap(),
-            ]
-            .map(String::from)
-            .to_vec()
-        };
+        let flags = ["--max-flops", "400000", "--concurrency", concurrency];
+        let args = |out: &std::path::Path| search_args(out, "5", "7", &flags);
         let (code, _, stderr) = run(&as_str(&args(&straight)), "");
         assert_eq!(code, 0, "{stderr}");
 
@@ -1069,9 +1030,9 @@ fn cli_search_stops_on_ctrl_c_and_says_how_to_go_on() {
     assert!(read_log(&out).len() >= stopped);
 }
 
-/// `hwnas search mobile-micro --population 2 --sample-size 1 --seed 5 --out DIR` with `extra`
-/// (which sets `--epochs` unless 1 is wanted); the exit code, stdout and stderr.
-fn small_search(out: &std::path::Path, trials: &str, extra: &[&str]) -> (i32, String, String) {
+/// `hwnas search mobile-micro --trials T --population 2 --sample-size 1 --seed S --out DIR`,
+/// then `extra` (one epoch a trial unless `extra` sets `--epochs`).
+fn search_args(out: &std::path::Path, trials: &str, seed: &str, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
         "search",
         "mobile-micro",
@@ -1082,7 +1043,7 @@ fn small_search(out: &std::path::Path, trials: &str, extra: &[&str]) -> (i32, St
         "--sample-size",
         "1",
         "--seed",
-        "5",
+        seed,
         "--out",
         out.to_str().unwrap(),
     ];
@@ -1090,7 +1051,12 @@ fn small_search(out: &std::path::Path, trials: &str, extra: &[&str]) -> (i32, St
         args.extend(["--epochs", "1"]);
     }
     args.extend_from_slice(extra);
-    run(&args, "")
+    args.into_iter().map(String::from).collect()
+}
+
+/// [`search_args`] with seed 5, run; the exit code, stdout and stderr.
+fn small_search(out: &std::path::Path, trials: &str, extra: &[&str]) -> (i32, String, String) {
+    run(&as_str(&search_args(out, trials, "5", extra)), "")
 }
 
 fn settings(out: &std::path::Path) -> serde_json::Value {
