@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod benchmark;
 mod error;
 mod evaluator;
 mod experiment;
@@ -42,6 +43,7 @@ mod stop;
 pub mod train;
 mod training;
 
+pub use benchmark::BenchmarkEvaluator;
 pub use error::{ExperimentError, io_is_input};
 pub use evaluator::{EvaluationError, Evaluator, TrialContext};
 pub(crate) use experiment::STATE_FILE;

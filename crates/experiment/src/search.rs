@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hwnas_benchmark::{Dataset, NasBench201};
 use hwnas_middleware::{Budget, Chain, Deduplication, MedianStop, MultipleEvaluation};
 use hwnas_profiler::Costs;
 use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
@@ -28,6 +29,12 @@ pub enum EvaluatorConfig {
     /// Validation accuracy with weights inherited from a supernet (the search of a one-shot run;
     /// its settings are the run's).
     Supernet,
+    /// The published test accuracy of the cell on a NAS-Bench-201 dataset (`nasbench201` only):
+    /// no training.
+    Benchmark {
+        /// The dataset.
+        dataset: Dataset,
+    },
 }
 
 /// Where a search's `latency_ms` comes from.
@@ -38,6 +45,8 @@ pub enum LatencySource {
     Measured,
     /// Predicted from a table `hwnas latency build` wrote for this space.
     Table(PathBuf),
+    /// The published latency of a NAS-Bench-201 device (`nasbench201` only).
+    Benchmark(String),
 }
 
 /// One multi-trial search, as data: the space, the strategy and its settings, the budget and
@@ -159,6 +168,19 @@ impl SearchConfig {
         }
         if let EvaluatorConfig::Training(training) = &self.evaluator {
             training.validate()?;
+        }
+        let benchmarked = matches!(self.evaluator, EvaluatorConfig::Benchmark { .. })
+            || matches!(self.latency, Some(LatencySource::Benchmark(_)));
+        if benchmarked && self.space != "nasbench201" {
+            return invalid(format!(
+                "the NAS-Bench-201 tables answer for the space `nasbench201`, not `{}`",
+                self.space
+            ));
+        }
+        if let Some(LatencySource::Benchmark(device)) = &self.latency {
+            NasBench201::get()
+                .device(device)
+                .map_err(|e| ExperimentError::Config(e.to_string()))?;
         }
         Ok(())
     }

@@ -68,6 +68,7 @@ pub fn code(error: &anyhow::Error) -> ExitCode {
             let is = |kind: bool| kind.then_some(true);
             is(cause.is::<InputError>()
                 || cause.is::<SpaceError>()
+                || cause.is::<hwnas_benchmark::BenchmarkError>()
                 || cause.is::<CostError>()
                 || cause.is::<StrategyError>()
                 || cause.is::<serde_json::Error>())

@@ -5,6 +5,7 @@
 //! in modules of its own.
 
 mod args;
+mod bench;
 mod commands;
 mod exit;
 mod interrupt;
@@ -50,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: latency::LatencyCommand,
     },
+    /// NAS-Bench-201: published accuracies and 22 device latencies of every cell.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
     Search(search::SearchArgs),
     /// One-shot search: train one weight-sharing supernet (SPOS, DARTS, Gumbel, ProxylessNAS),
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::Profile(args) => commands::profile(&args),
         Command::Freeze(args) => commands::freeze(&args),
         Command::Latency { command } => latency::run(&command),
+        Command::Bench { command } => bench::run(&command),
         Command::Search(args) => search::search(&args),
         Command::Oneshot(args) => oneshot::oneshot(&args),
         Command::Report(args) => report::report(&args),

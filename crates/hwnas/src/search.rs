@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use hwnas_benchmark::Dataset;
 use hwnas_experiment::train::TrainingConfig;
 use hwnas_experiment::{EvaluatorConfig, LatencySource, SearchConfig, Stop, StopReason};
 use hwnas_space::{Metrics, metric};
@@ -42,6 +43,13 @@ pub struct SearchArgs {
     /// A latency table from `hwnas latency build` for this space (predicts `latency_ms`).
     #[arg(long)]
     table: Option<PathBuf>,
+    /// Answer trials from NAS-Bench-201's test accuracies on this dataset instead of training
+    /// (`nasbench201` only): cifar10, cifar100 or imagenet16.
+    #[arg(long)]
+    benchmark: Option<Dataset>,
+    /// The NAS-Bench-201 device whose published latency is `latency_ms` (`hwnas bench devices`).
+    #[arg(long)]
+    latency_of: Option<String>,
     /// Tell the strategy a score of 0 for samples over budget instead of discarding them.
     #[arg(long)]
     penalise: bool,
@@ -102,10 +110,12 @@ impl SearchArgs {
             let worst = Metrics::from([(metric::ACCURACY.to_string(), 0.0)]);
             config.budget = config.budget.penalise(worst);
         }
-        config.latency = match (&self.table, self.max_latency_ms) {
-            (Some(path), _) => Some(LatencySource::Table(path.clone())),
-            (None, Some(_)) => Some(LatencySource::Measured),
-            (None, None) => None,
+        config.latency = match (&self.latency_of, &self.table, self.max_latency_ms) {
+            (Some(_), Some(_), _) => bail_input!("--latency-of and --table are two latencies"),
+            (Some(device), None, _) => Some(LatencySource::Benchmark(device.clone())),
+            (None, Some(path), _) => Some(LatencySource::Table(path.clone())),
+            (None, None, Some(_)) => Some(LatencySource::Measured),
+            (None, None, None) => None,
         };
         config.strategy = match self.strategy {
             StrategyName::Random => StrategyConfig::Random { seed: self.seed },
@@ -126,10 +136,13 @@ impl SearchArgs {
                 ..ParetoConfig::default()
             }),
         };
-        config.evaluator = EvaluatorConfig::Training(TrainingConfig {
-            epochs: self.epochs,
-            ..TrainingConfig::default()
-        });
+        config.evaluator = match self.benchmark {
+            Some(dataset) => EvaluatorConfig::Benchmark { dataset },
+            None => EvaluatorConfig::Training(TrainingConfig {
+                epochs: self.epochs,
+                ..TrainingConfig::default()
+            }),
+        };
         config.device = Some(self.device.device);
         config.median_stop = self.median_stop;
         config.repeats = self.repeats;

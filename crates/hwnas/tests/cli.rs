@@ -1322,3 +1322,146 @@ fn cli_oneshot_stops_on_ctrl_c_and_resumes() {
     assert!(stdout.contains("chosen: {"), "{stdout}");
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
 }
+
+#[test]
+fn cli_bench_answers_from_the_nasbench201_tables() {
+    // The optimum of CIFAR-100 and where it is, as the tables' sources quote it.
+    let (code, stdout, stderr) = run(&["bench", "best", "--dataset", "cifar100", "--json"], "");
+    assert_eq!(code, 0, "{stderr}");
+    let best: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(best["index"], 9930);
+    assert!((best["accuracy"].as_f64().unwrap() - 73.5133).abs() < 1e-3);
+    assert_eq!(best["within_budget"], 15_625);
+
+    // Under a latency budget the optimum is the best cell that meets it.
+    let args = [
+        "bench",
+        "best",
+        "--dataset",
+        "cifar10",
+        "--device",
+        "pixel3",
+        "--max-latency-ms",
+        "5",
+        "--json",
+    ];
+    let (code, stdout, stderr) = run(&args, "");
+    assert_eq!(code, 0, "{stderr}");
+    let fast: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(fast["latency_ms"].as_f64().unwrap() <= 5.0);
+    let within = fast["within_budget"].as_u64().unwrap();
+    assert!(0 < within && within < 15_625);
+
+    // A query reads back what best found, with every device and the exact counts.
+    let (code, stdout, stderr) = run(
+        &["bench", "query", "--sample", "-", "--json"],
+        &fast["sample"].to_string(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["index"], fast["index"]);
+    assert_eq!(line["accuracy"]["cifar10"], fast["accuracy"]);
+    assert_eq!(line["latency_ms"]["pixel3"], fast["latency_ms"]);
+    assert_eq!(line["latency_ms"].as_object().unwrap().len(), 22);
+    assert_eq!(line["flops"], fast["flops"]);
+
+    let (code, stdout, _) = run(&["bench", "devices"], "");
+    assert_eq!(code, 0);
+    assert_eq!(stdout.lines().count(), 1 + 22);
+    assert!(stdout.contains("titan_rtx_256") && stdout.contains("estimated"));
+
+    // A search whose trials the table answers: a normal directory, every trial within budget.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let search = [
+        "search",
+        "nasbench201",
+        "--benchmark",
+        "cifar10",
+        "--latency-of",
+        "pixel3",
+        "--max-latency-ms",
+        "5",
+        "--trials",
+        "60",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (code, _, stderr) = run(&search, "");
+    assert_eq!(code, 0, "{stderr}");
+    let trained = trained(&out);
+    assert_eq!(trained.len(), 60);
+    for record in &trained {
+        assert!(record["metrics"]["latency_ms"].as_f64().unwrap() <= 5.0);
+        // A share, where the tables hold percent: never above the optimum under the budget.
+        let accuracy = record["metrics"]["accuracy"].as_f64().unwrap();
+        assert!(accuracy <= fast["accuracy"].as_f64().unwrap() / 100.0 + 1e-9);
+    }
+    assert_eq!(settings(&out)["evaluator"]["dataset"], "cifar10");
+    assert_eq!(settings(&out)["latency"]["benchmark"], "pixel3");
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["bench", "best", "--dataset", "mnist"],
+            "unknown dataset `mnist`",
+        ),
+        (
+            &[
+                "bench",
+                "best",
+                "--dataset",
+                "cifar10",
+                "--device",
+                "pixel9",
+                "--max-latency-ms",
+                "5",
+            ],
+            "unknown device `pixel9`",
+        ),
+        (
+            &[
+                "bench",
+                "best",
+                "--dataset",
+                "cifar10",
+                "--device",
+                "fpga",
+                "--max-latency-ms",
+                "0.1",
+            ],
+            "the fastest cell takes 1.133 ms on fpga",
+        ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--benchmark",
+                "cifar10",
+                "--out",
+                "/tmp/unused",
+            ],
+            "answer for the space `nasbench201`, not `mobile-micro`",
+        ),
+        (
+            &[
+                "search",
+                "nasbench201",
+                "--benchmark",
+                "cifar10",
+                "--latency-of",
+                "pixel9",
+                "--out",
+                "/tmp/unused",
+            ],
+            "unknown device `pixel9`",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (code, _, stderr) = run(args, "");
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let (code, _, stderr) = run(&["bench", "query", "--sample", "-"], r#"{"s1_width": 8}"#);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("sample #1"), "{stderr}");
+}

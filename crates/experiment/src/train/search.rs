@@ -1,13 +1,14 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use hwnas_benchmark::NasBench201;
 use hwnas_profiler::{Costs, LatencyConfig, LatencyPredictor, LatencyProfiler};
 use hwnas_space::{ModelSpace, metric};
 
 use super::{ImageSet, TrainingEvaluator};
 use crate::{
-    EvaluatorConfig, ExperimentError, LatencySource, Progress, SearchConfig, Stop, Summary,
-    TrialRecord,
+    BenchmarkEvaluator, Evaluator, EvaluatorConfig, ExperimentError, LatencySource, Progress,
+    SearchConfig, Stop, Summary, TrialRecord,
 };
 
 impl SearchConfig {
@@ -24,6 +25,13 @@ impl SearchConfig {
             Some(LatencySource::Table(path)) => {
                 costs.with(metric::LATENCY_MS, LatencyPredictor::load(path, space)?)
             }
+            Some(LatencySource::Benchmark(device)) => {
+                let bench = NasBench201::get();
+                let device = bench
+                    .device(device)
+                    .map_err(|e| ExperimentError::Config(e.to_string()))?;
+                costs.with(metric::LATENCY_MS, bench.latency_profiler(device))
+            }
         })
     }
 
@@ -39,13 +47,14 @@ impl SearchConfig {
         self.validate()?;
         let space = self.model_space()?;
         let device = self.device.unwrap_or_default().device()?;
-        let evaluator = match &self.evaluator {
-            EvaluatorConfig::Training(training) => TrainingEvaluator::new(
+        let evaluator: Box<dyn Evaluator> = match &self.evaluator {
+            EvaluatorConfig::Training(training) => Box::new(TrainingEvaluator::new(
                 space.clone(),
                 &ImageSet::digits(),
                 training.clone(),
                 device.clone(),
-            )?,
+            )?),
+            EvaluatorConfig::Benchmark { dataset } => Box::new(BenchmarkEvaluator::new(*dataset)),
             EvaluatorConfig::Supernet => {
                 return Err(ExperimentError::Config(
                     "subnets with inherited weights are searched by a one-shot run \
@@ -55,7 +64,7 @@ impl SearchConfig {
             }
         };
         let costs = self.costs(&space, &device)?;
-        self.experiment(dir, &space, costs, &evaluator, resume)?
+        self.experiment(dir, &space, costs, &*evaluator, resume)?
             .with_stop(stop.clone())
             .on_progress(on_progress)
             .run()

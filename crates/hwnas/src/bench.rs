@@ -1,0 +1,258 @@
+//! `hwnas bench`: the NAS-Bench-201 tables: devices, queries, the exhaustive optimum, packing.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use hwnas_benchmark::{Dataset, NasBench201, pack_nasbench201};
+use hwnas_profiler::{CountOptions, CountProfiler};
+use hwnas_space::{hub, metric};
+use serde_json::json;
+
+use crate::args::{JsonArgs, SampleArgs};
+use crate::exit::bail_input;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// The devices of NAS-Bench-201: kind, batch, origin, source and median latency.
+    Devices,
+    /// Index, accuracies, every device's latency, FLOPs and parameters of samples.
+    Query(QueryArgs),
+    /// The most accurate cell of all 15,625 under a budget: the optimum a search is measured
+    /// against.
+    Best(BestArgs),
+    /// Pack the published CSV tables into the form the crate ships (`data/nasbench201.bin`).
+    Pack(PackArgs),
+}
+
+pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Devices => devices(),
+        BenchCommand::Query(args) => query(args),
+        BenchCommand::Best(args) => best(args),
+        BenchCommand::Pack(args) => pack(args),
+    }
+}
+
+fn devices() -> anyhow::Result<()> {
+    let bench = NasBench201::get();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<14} {:<24} {:<9} {:>5} {:<9} {:<13} {:>10}",
+        "device", "what", "kind", "batch", "origin", "source", "median ms"
+    )?;
+    for device in bench.devices() {
+        let mut latencies: Vec<f64> = (0..bench.len()).map(|i| bench.latency(i, device)).collect();
+        latencies.sort_by(f64::total_cmp);
+        writeln!(
+            out,
+            "{:<14} {:<24} {:<9} {:>5} {:<9} {:<13} {:>10.3}",
+            device.name,
+            device.description,
+            named(&device.kind),
+            device.batch,
+            named(&device.origin),
+            device.source,
+            latencies[latencies.len() / 2]
+        )?;
+    }
+    Ok(())
+}
+
+/// The name a unit enum serializes to (`gpu`, `measured`).
+fn named(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[derive(Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    samples: SampleArgs,
+    #[command(flatten)]
+    output: JsonArgs,
+}
+
+fn query(args: &QueryArgs) -> anyhow::Result<()> {
+    let bench = NasBench201::get();
+    let space = hub::space("nasbench201")?;
+    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+    let samples = args.samples.read()?;
+    let mut out = std::io::stdout().lock();
+    for (i, sample) in samples.iter().enumerate() {
+        let index = bench
+            .index(sample)
+            .with_context(|| format!("sample #{}", i + 1))?;
+        let counted = counts.counts(sample)?;
+        let accuracy: serde_json::Map<String, serde_json::Value> = Dataset::ALL
+            .iter()
+            .map(|&d| (d.name().to_string(), bench.accuracy(index, d).into()))
+            .collect();
+        let latency: serde_json::Map<String, serde_json::Value> = bench
+            .devices()
+            .iter()
+            .map(|d| (d.name.to_string(), bench.latency(index, d).into()))
+            .collect();
+        if args.output.json {
+            let line = json!({
+                "index": index, "sample": sample, "accuracy": accuracy, "latency_ms": latency,
+                metric::FLOPS: counted.flops, metric::PARAMS: counted.params,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            let accuracies: Vec<String> = accuracy
+                .iter()
+                .map(|(d, a)| format!("{d} {:.2} %", a.as_f64().unwrap_or(f64::NAN)))
+                .collect();
+            writeln!(
+                out,
+                "index {index}: {}; flops {}, params {}",
+                accuracies.join(", "),
+                counted.flops,
+                counted.params
+            )?;
+            let latencies: Vec<String> = latency
+                .iter()
+                .map(|(d, ms)| format!("{d} {:.3}", ms.as_f64().unwrap_or(f64::NAN)))
+                .collect();
+            writeln!(out, "  latency ms: {}", latencies.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct BestArgs {
+    /// The dataset whose accuracy is maximized: cifar10, cifar100 or imagenet16.
+    #[arg(long)]
+    dataset: Dataset,
+    /// The device whose latency `--max-latency-ms` bounds.
+    #[arg(long, requires = "max_latency_ms")]
+    device: Option<String>,
+    /// Latency budget on `--device`, milliseconds.
+    #[arg(long, requires = "device")]
+    max_latency_ms: Option<f64>,
+    /// FLOPs budget.
+    #[arg(long)]
+    max_flops: Option<f64>,
+    #[command(flatten)]
+    output: JsonArgs,
+}
+
+fn best(args: &BestArgs) -> anyhow::Result<()> {
+    for (flag, value) in [
+        ("--max-latency-ms", args.max_latency_ms),
+        ("--max-flops", args.max_flops),
+    ] {
+        if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+            bail_input!("{flag} must be a positive number");
+        }
+    }
+    let bench = NasBench201::get();
+    let device = args
+        .device
+        .as_deref()
+        .map(|name| bench.device(name))
+        .transpose()?;
+    let space = hub::space("nasbench201")?;
+    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+    let mut n_within = 0;
+    let best = bench.best(args.dataset, |index| {
+        let within = device
+            .zip(args.max_latency_ms)
+            .is_none_or(|(device, limit)| bench.latency(index, device) <= limit)
+            && args.max_flops.is_none_or(|limit| {
+                counts
+                    .counts(&bench.sample(index))
+                    .is_ok_and(|c| c.flops as f64 <= limit)
+            });
+        n_within += usize::from(within);
+        within
+    });
+    let Some(index) = best else {
+        let mut cheapest = Vec::new();
+        if let (Some(device), Some(_)) = (device, args.max_latency_ms) {
+            let fastest = (0..bench.len())
+                .map(|i| bench.latency(i, device))
+                .fold(f64::INFINITY, f64::min);
+            cheapest.push(format!(
+                "the fastest cell takes {fastest:.3} ms on {}",
+                device.name
+            ));
+        }
+        if args.max_flops.is_some() {
+            let fewest = (0..bench.len())
+                .filter_map(|i| counts.counts(&bench.sample(i)).ok())
+                .map(|c| c.flops)
+                .min()
+                .unwrap_or(0);
+            cheapest.push(format!("the smallest has {fewest} FLOPs"));
+        }
+        bail_input!(
+            "no cell of NAS-Bench-201 meets the budget ({}): loosen it",
+            cheapest.join(", ")
+        );
+    };
+    let accuracy = bench.accuracy(index, args.dataset);
+    let sample = bench.sample(index);
+    let flops = counts.counts(&sample)?.flops;
+    let latency = device.map(|d| bench.latency(index, d));
+    let mut out = std::io::stdout().lock();
+    if args.output.json {
+        let line = json!({
+            "index": index, "sample": sample, "dataset": args.dataset, "accuracy": accuracy,
+            metric::FLOPS: flops, metric::LATENCY_MS: latency, "device": args.device,
+            "within_budget": n_within,
+        });
+        writeln!(out, "{line}")?;
+    } else {
+        write!(
+            out,
+            "index {index}: {} {accuracy:.2} %, flops {flops}",
+            args.dataset
+        )?;
+        if let (Some(device), Some(ms)) = (device, latency) {
+            write!(out, ", {} {ms:.3} ms", device.name)?;
+        }
+        writeln!(
+            out,
+            " (best of {n_within} cells within the budget)\n{sample}"
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct PackArgs {
+    /// `nb201_accuracy.csv`.
+    #[arg(long)]
+    accuracy: PathBuf,
+    /// `nb201_latency.csv`.
+    #[arg(long)]
+    latency: PathBuf,
+    /// Where to write the packed table.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn pack(args: &PackArgs) -> anyhow::Result<()> {
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let packed = pack_nasbench201(&read(&args.accuracy)?, &read(&args.latency)?)?;
+    // The packed form is checked by reading it back before it is written.
+    NasBench201::from_packed(&packed)?;
+    std::fs::write(&args.out, &packed)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    writeln!(
+        std::io::stdout().lock(),
+        "wrote {} ({} bytes)",
+        args.out.display(),
+        packed.len()
+    )?;
+    Ok(())
+}
