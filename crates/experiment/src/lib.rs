@@ -31,19 +31,23 @@
 //! ```
 
 mod benchmark;
+mod curves;
 mod error;
 mod evaluator;
 mod experiment;
+mod in_memory;
 mod plot;
 mod record;
 mod report;
 mod search;
+mod stats;
 mod stop;
 #[cfg(feature = "burn")]
 pub mod train;
 mod training;
 
 pub use benchmark::BenchmarkEvaluator;
+pub use curves::{Curve, plot_curves};
 pub use error::{ExperimentError, io_is_input};
 pub use evaluator::{EvaluationError, Evaluator, TrialContext};
 pub(crate) use experiment::STATE_FILE;
@@ -52,6 +56,7 @@ pub use plot::{PLOT_SIZE, plot_tradeoff};
 pub use record::{TrialRecord, read_log};
 pub use report::Report;
 pub use search::{EvaluatorConfig, LatencySource, SEARCH_SETTINGS, SearchConfig};
+pub use stats::{Welch, mean_std, welch_t_test};
 pub use stop::Stop;
 pub use training::{OptimizerKind, Schedule, TrainingConfig};
 

@@ -68,7 +68,7 @@ fn scaled(metric: &str, values: impl Iterator<Item = f64>) -> (f64, String) {
     }
 }
 
-fn range(values: impl Iterator<Item = f64> + Clone) -> std::ops::Range<f64> {
+pub(crate) fn range(values: impl Iterator<Item = f64> + Clone) -> std::ops::Range<f64> {
     let lo = values.clone().fold(f64::INFINITY, f64::min);
     let hi = values.fold(f64::NEG_INFINITY, f64::max);
     if !lo.is_finite() {
@@ -140,7 +140,7 @@ fn draw<DB: DrawingBackend>(
 }
 
 /// Tick labels with as many decimals as their size needs.
-fn tick(value: f64) -> String {
+pub(crate) fn tick(value: f64) -> String {
     match value.abs() {
         v if v >= 100.0 => format!("{value:.0}"),
         v if v >= 10.0 => format!("{value:.1}"),
@@ -149,7 +149,7 @@ fn tick(value: f64) -> String {
 }
 
 /// Bitmaps need glyphs; the font ships with the crate so plots render on machines without fonts.
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");

@@ -1465,3 +1465,66 @@ fn cli_bench_answers_from_the_nasbench201_tables() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("sample #1"), "{stderr}");
 }
+
+#[test]
+fn cli_bench_compare_searches_in_memory_against_the_optimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "compare",
+        "--dataset",
+        "cifar100",
+        "--strategies",
+        "random,evolution,pareto",
+        "--seeds",
+        "6",
+        "--trials",
+        "40",
+        "--device",
+        "pixel3",
+        "--max-latency-ms",
+        "8",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ];
+    let (code, stdout, stderr) = run(&args, "");
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    // The optimum under the same budget, from the exhaustive search.
+    let (_, best, _) = run(
+        &[
+            "bench",
+            "best",
+            "--dataset",
+            "cifar100",
+            "--device",
+            "pixel3",
+            "--max-latency-ms",
+            "8",
+            "--json",
+        ],
+        "",
+    );
+    let best: serde_json::Value = serde_json::from_str(best.trim()).unwrap();
+    let optimum = best["accuracy"].as_f64().unwrap();
+    for (line, name) in lines.iter().zip(["random", "evolution", "pareto"]) {
+        assert_eq!(line["strategy"], name);
+        assert_eq!(line["seeds"], 6);
+        let (mean, std) = (
+            line["mean"].as_f64().unwrap(),
+            line["std"].as_f64().unwrap(),
+        );
+        assert!(mean <= optimum + 1e-9 && std >= 0.0, "{line}");
+        assert!((line["regret"].as_f64().unwrap() - (optimum - mean)).abs() < 1e-9);
+        assert!((0.0..=1.0).contains(&line["found_optimum"].as_f64().unwrap()));
+    }
+    // One best-so-far line per strategy, each with its band.
+    let svg = std::fs::read_to_string(dir.path().join("compare_cifar100.svg")).unwrap();
+    assert_eq!(svg.matches("<polygon").count(), 3, "{svg}");
+    assert!(dir.path().join("compare_cifar100.png").is_file());
+}
