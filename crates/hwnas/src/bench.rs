@@ -409,6 +409,8 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         ));
     }
     let seconds = started.elapsed().as_secs_f64();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let stem = args.out.join(format!("compare_{}", args.dataset));
     let [png, svg] = plot_curves(&curves, "trials", "best test accuracy (%)", &stem)?;
     let mut out = std::io::stdout().lock();
