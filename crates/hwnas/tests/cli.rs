@@ -1528,3 +1528,30 @@ fn cli_bench_compare_searches_in_memory_against_the_optimum() {
     assert_eq!(svg.matches("<polygon").count(), 3, "{svg}");
     assert!(dir.path().join("compare_cifar100.png").is_file());
 }
+
+#[test]
+fn cli_latency_build_quits_on_ctrl_c_without_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("table.json");
+    // Hundreds of layers at 1x3x64x64: long enough to be interrupted.
+    let args = [
+        "latency",
+        "build",
+        "proxylessnas",
+        "--input",
+        "1,3,64,64",
+        "--out",
+        table.to_str().unwrap(),
+    ];
+    let child = spawn_search(&args);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(&child, "-INT");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: no table was written"),
+        "{stderr}"
+    );
+    assert!(!table.exists());
+}
