@@ -185,6 +185,32 @@ impl NasBench201 {
         best.map(|(index, _)| index)
     }
 
+    /// The Pareto front of accuracy on `dataset` against latency on `device`: the indices no
+    /// other cell beats on both at once (the lowest of equals), fastest first.
+    pub fn front(&self, dataset: Dataset, device: &Device) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        // Fastest first; among equally fast cells the most accurate, then the lowest index.
+        order.sort_by(|&a, &b| {
+            self.latency(a, device)
+                .total_cmp(&self.latency(b, device))
+                .then(
+                    self.accuracy(b, dataset)
+                        .total_cmp(&self.accuracy(a, dataset)),
+                )
+                .then(a.cmp(&b))
+        });
+        let mut front = Vec::new();
+        let mut best = f64::NEG_INFINITY;
+        for index in order {
+            let accuracy = self.accuracy(index, dataset);
+            if accuracy > best {
+                best = accuracy;
+                front.push(index);
+            }
+        }
+        front
+    }
+
     /// The devices, in the table's order.
     pub fn devices(&self) -> &'static [Device] {
         &NASBENCH201_DEVICES
@@ -308,6 +334,39 @@ mod tests {
             })
             .count();
         assert_eq!(at_chance, 341);
+    }
+
+    #[test]
+    fn a_front_is_the_cells_no_other_beats_on_both() {
+        let bench = NasBench201::get();
+        let device = bench.device("fpga").unwrap();
+        let front = bench.front(Dataset::Cifar100, device);
+        let point = |i: usize| {
+            (
+                bench.latency(i, device),
+                bench.accuracy(i, Dataset::Cifar100),
+            )
+        };
+        // Fastest first, each more accurate than the one before, ending at the optimum.
+        assert!(front.windows(2).all(|w| {
+            let ((la, aa), (lb, ab)) = (point(w[0]), point(w[1]));
+            la <= lb && aa < ab
+        }));
+        assert_eq!(front.last(), Some(&9930));
+        // Nothing dominates a front cell; every other cell is dominated by one.
+        let on_front: std::collections::HashSet<usize> = front.iter().copied().collect();
+        for index in 0..bench.len() {
+            let (l, a) = point(index);
+            let dominated = front.iter().any(|&f| {
+                let (lf, af) = point(f);
+                lf <= l && af >= a && (lf < l || af > a)
+            });
+            assert_eq!(
+                dominated,
+                !on_front.contains(&index) && !front.iter().any(|&f| point(f) == (l, a)),
+                "{index}"
+            );
+        }
     }
 
     #[test]

@@ -148,3 +148,100 @@ fn draw<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
 }
+
+/// One front of [`plot_fronts`]: named points, joined in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Front {
+    /// The legend entry.
+    pub name: String,
+    /// `(x, y)`, in the order they are joined.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Plots several fronts (accuracy against each device's latency, say) on one chart, each a line
+/// through marked points, as `{stem}.png` and `{stem}.svg`. Returns the two paths.
+pub fn plot_fronts(
+    fronts: &[Front],
+    x: &str,
+    y: &str,
+    stem: &Path,
+) -> Result<[PathBuf; 2], ExperimentError> {
+    register_font();
+    let (png, svg) = (stem.with_extension("png"), stem.with_extension("svg"));
+    let error = |path: &Path| {
+        let path = path.to_owned();
+        move |e: String| ExperimentError::Plot { path, message: e }
+    };
+    draw_fronts(
+        BitMapBackend::new(&png, PLOT_SIZE).into_drawing_area(),
+        fronts,
+        x,
+        y,
+    )
+    .map_err(error(&png))?;
+    draw_fronts(
+        SVGBackend::new(&svg, PLOT_SIZE).into_drawing_area(),
+        fronts,
+        x,
+        y,
+    )
+    .map_err(error(&svg))?;
+    Ok([png, svg])
+}
+
+fn draw_fronts<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    fronts: &[Front],
+    x: &str,
+    y: &str,
+) -> Result<(), String> {
+    let points = || fronts.iter().flat_map(|f| f.points.iter().copied());
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{y} against {x}"), ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(
+            range(points().map(|p| p.0).collect::<Vec<_>>().into_iter()),
+            range(points().map(|p| p.1).collect::<Vec<_>>().into_iter()),
+        )
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(x)
+        .y_desc(y)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, front) in fronts.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                front.points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(front.name.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(
+                front
+                    .points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}

@@ -47,7 +47,7 @@ pub mod train;
 mod training;
 
 pub use benchmark::BenchmarkEvaluator;
-pub use curves::{Curve, plot_curves};
+pub use curves::{Curve, Front, plot_curves, plot_fronts};
 pub use error::{ExperimentError, io_is_input};
 pub use evaluator::{EvaluationError, Evaluator, TrialContext};
 pub(crate) use experiment::STATE_FILE;

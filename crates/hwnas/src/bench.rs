@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use hwnas_benchmark::{Dataset, NasBench201, pack_nasbench201};
 use hwnas_experiment::{
-    BenchmarkEvaluator, Curve, EvaluatorConfig, LatencySource, SearchConfig, mean_std, plot_curves,
-    welch_t_test,
+    BenchmarkEvaluator, Curve, EvaluatorConfig, Front, LatencySource, SearchConfig, mean_std,
+    plot_curves, plot_fronts, welch_t_test,
 };
 use hwnas_profiler::{Costs, CountOptions, CountProfiler};
 use hwnas_space::{hub, metric};
@@ -30,6 +30,9 @@ pub enum BenchCommand {
     /// Strategies over many seeds, searched in memory against the table: best accuracy found,
     /// regret to the optimum under the same budget, a Welch t-test, best-so-far plots.
     Compare(CompareArgs),
+    /// Each device's Pareto front of accuracy against its latency on one plot, and the best cell
+    /// under each device's median latency with what it costs on the others.
+    Fronts(FrontsArgs),
     /// Pack the published CSV tables into the form the crate ships (`data/nasbench201.bin`).
     Pack(PackArgs),
 }
@@ -40,6 +43,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Query(args) => query(args),
         BenchCommand::Best(args) => best(args),
         BenchCommand::Compare(args) => compare(args),
+        BenchCommand::Fronts(args) => fronts(args),
         BenchCommand::Pack(args) => pack(args),
     }
 }
@@ -456,6 +460,110 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             png.display(),
             svg.display()
         )?;
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct FrontsArgs {
+    /// The dataset whose test accuracy is traded against latency.
+    #[arg(long)]
+    dataset: Dataset,
+    /// The devices, comma separated (`hwnas bench devices`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    devices: Vec<String>,
+    /// Directory of the plot (`fronts_DATASET.png` and `.svg`).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    #[command(flatten)]
+    output: JsonArgs,
+}
+
+/// The median latency of `device` over every cell.
+fn median_latency(bench: &NasBench201, device: &hwnas_benchmark::Device) -> f64 {
+    let mut latencies: Vec<f64> = (0..bench.len()).map(|i| bench.latency(i, device)).collect();
+    latencies.sort_by(f64::total_cmp);
+    latencies[latencies.len() / 2]
+}
+
+fn fronts(args: &FrontsArgs) -> anyhow::Result<()> {
+    let bench = NasBench201::get();
+    let devices = args
+        .devices
+        .iter()
+        .map(|name| bench.device(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fronts: Vec<Front> = devices
+        .iter()
+        .map(|device| Front {
+            name: device.name.to_string(),
+            points: bench
+                .front(args.dataset, device)
+                .into_iter()
+                .map(|i| (bench.latency(i, device), bench.accuracy(i, args.dataset)))
+                .collect(),
+        })
+        .collect();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let stem = args.out.join(format!("fronts_{}", args.dataset));
+    let y = format!("{} test accuracy (%)", args.dataset);
+    let [png, svg] = plot_fronts(&fronts, "latency (ms)", &y, &stem)?;
+    // The best cell under each device's median latency, and on every other device: its latency
+    // against that device's median, and the accuracy it gives up to that device's own winner.
+    let medians: Vec<f64> = devices.iter().map(|d| median_latency(bench, d)).collect();
+    let winners: Vec<usize> = devices
+        .iter()
+        .zip(&medians)
+        .map(|(device, &median)| {
+            bench
+                .best(args.dataset, |i| bench.latency(i, device) <= median)
+                .expect("half of the cells meet the median")
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for (row, &winner) in winners.iter().enumerate() {
+        let accuracy = bench.accuracy(winner, args.dataset);
+        let elsewhere: Vec<serde_json::Value> = devices
+            .iter()
+            .zip(&medians)
+            .zip(&winners)
+            .map(|((device, &median), &own)| {
+                let ratio = bench.latency(winner, device) / median;
+                let loss = bench.accuracy(own, args.dataset) - accuracy;
+                json!({"device": device.name, "latency_over_budget": ratio, "accuracy_lost": loss})
+            })
+            .collect();
+        if args.output.json {
+            let line = json!({
+                "device": devices[row].name, "budget_ms": medians[row], "index": winner,
+                "accuracy": accuracy, "elsewhere": elsewhere,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            let cells: Vec<String> = elsewhere
+                .iter()
+                .map(|e| {
+                    let ratio = e["latency_over_budget"].as_f64().unwrap_or(f64::NAN);
+                    let loss = e["accuracy_lost"].as_f64().unwrap_or(f64::NAN);
+                    if ratio <= 1.0 {
+                        format!("{} fits (-{loss:.2})", e["device"].as_str().unwrap_or(""))
+                    } else {
+                        format!("{} {ratio:.2}x over", e["device"].as_str().unwrap_or(""))
+                    }
+                })
+                .collect();
+            writeln!(
+                out,
+                "{:<14} <= {:.3} ms: index {winner} {accuracy:.2} %; {}",
+                devices[row].name,
+                medians[row],
+                cells.join(", ")
+            )?;
+        }
+    }
+    if !args.output.json {
+        writeln!(out, "plots: {} {}", png.display(), svg.display())?;
     }
     Ok(())
 }

@@ -1555,3 +1555,77 @@ fn cli_latency_build_quits_on_ctrl_c_without_a_table() {
     );
     assert!(!table.exists());
 }
+
+#[test]
+fn cli_bench_fronts_per_device_and_what_each_winner_costs_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = ["pixel3", "eyeriss", "fpga", "titan_rtx_256"];
+    let list = devices.join(",");
+    let args = [
+        "bench",
+        "fronts",
+        "--dataset",
+        "cifar10",
+        "--devices",
+        &list,
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ];
+    let (code, stdout, stderr) = run(&args, "");
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    for (row, device) in rows.iter().zip(devices) {
+        assert_eq!(row["device"], device);
+        // The winner is the best cell within the budget, as `bench best` finds it.
+        let budget = row["budget_ms"].as_f64().unwrap().to_string();
+        let (_, best, _) = run(
+            &[
+                "bench",
+                "best",
+                "--dataset",
+                "cifar10",
+                "--device",
+                device,
+                "--max-latency-ms",
+                &budget,
+                "--json",
+            ],
+            "",
+        );
+        let best: serde_json::Value = serde_json::from_str(best.trim()).unwrap();
+        assert_eq!(row["index"], best["index"], "{device}");
+        let elsewhere = row["elsewhere"].as_array().unwrap();
+        assert_eq!(elsewhere.len(), 4);
+        for other in elsewhere {
+            let loss = other["accuracy_lost"].as_f64().unwrap();
+            if other["device"] == device {
+                assert!(other["latency_over_budget"].as_f64().unwrap() <= 1.0);
+                assert_eq!(loss, 0.0);
+            } else if other["latency_over_budget"].as_f64().unwrap() <= 1.0 {
+                // Within the other's budget, the other's own winner is at least as good.
+                assert!(loss >= 0.0, "{row}");
+            }
+        }
+    }
+    let svg = std::fs::read_to_string(dir.path().join("fronts_cifar10.svg")).unwrap();
+    assert!(devices.iter().all(|d| svg.contains(d)));
+    assert!(dir.path().join("fronts_cifar10.png").is_file());
+    let (code, _, stderr) = run(
+        &[
+            "bench",
+            "fronts",
+            "--dataset",
+            "cifar10",
+            "--devices",
+            "tpu",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown device `tpu`"), "{stderr}");
+}
