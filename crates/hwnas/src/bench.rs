@@ -33,6 +33,9 @@ pub enum BenchCommand {
     /// Each device's Pareto front of accuracy against its latency on one plot, and the best cell
     /// under each device's median latency with what it costs on the others.
     Fronts(FrontsArgs),
+    /// How well FLOPs, parameters and a latency table built here rank each device's latency
+    /// over all cells (Kendall's tau, Spearman's rho).
+    Rank(RankArgs),
     /// Pack the published CSV tables into the form the crate ships (`data/nasbench201.bin`).
     Pack(PackArgs),
 }
@@ -44,6 +47,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Best(args) => best(args),
         BenchCommand::Compare(args) => compare(args),
         BenchCommand::Fronts(args) => fronts(args),
+        BenchCommand::Rank(args) => rank(args),
         BenchCommand::Pack(args) => pack(args),
     }
 }
@@ -564,6 +568,109 @@ fn fronts(args: &FrontsArgs) -> anyhow::Result<()> {
     }
     if !args.output.json {
         writeln!(out, "plots: {} {}", png.display(), svg.display())?;
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct RankArgs {
+    /// A latency table of `nasbench201` from `hwnas latency build` (its predictions are ranked
+    /// too).
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// The devices, comma separated (all by default).
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
+    #[command(flatten)]
+    output: JsonArgs,
+}
+
+fn rank(args: &RankArgs) -> anyhow::Result<()> {
+    use hwnas_profiler::rank::{kendall_tau, spearman_rho};
+
+    let bench = NasBench201::get();
+    let devices = if args.devices.is_empty() {
+        bench.devices().iter().collect::<Vec<_>>()
+    } else {
+        args.devices
+            .iter()
+            .map(|name| bench.device(name))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let space = hub::space("nasbench201")?;
+    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+    let samples: Vec<_> = (0..bench.len()).map(|i| bench.sample(i)).collect();
+    let counted = samples
+        .iter()
+        .map(|s| counts.counts(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rankers: Vec<(String, Vec<f64>)> = vec![
+        (
+            metric::FLOPS.into(),
+            counted.iter().map(|c| c.flops as f64).collect(),
+        ),
+        (
+            metric::PARAMS.into(),
+            counted.iter().map(|c| c.params as f64).collect(),
+        ),
+    ];
+    if let Some(path) = &args.table {
+        let table = hwnas_profiler::LatencyPredictor::load(path, &space)
+            .with_context(|| format!("latency table {}", path.display()))?;
+        let predicted = samples
+            .iter()
+            .map(|s| table.predict(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name = path
+            .file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy();
+        rankers.push((name.into_owned(), predicted));
+    }
+    let mut out = std::io::stdout().lock();
+    if !args.output.json {
+        let names: Vec<&str> = rankers.iter().map(|(n, _)| n.as_str()).collect();
+        writeln!(
+            out,
+            "| device | {} |\n| --- |{}",
+            names
+                .iter()
+                .map(|n| format!("{n} tau / rho"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            " --- |".repeat(names.len())
+        )?;
+    }
+    for device in devices {
+        let latency: Vec<f64> = (0..bench.len()).map(|i| bench.latency(i, device)).collect();
+        let scores: Vec<(f64, f64)> = rankers
+            .iter()
+            .map(|(_, values)| {
+                (
+                    kendall_tau(values, &latency),
+                    spearman_rho(values, &latency),
+                )
+            })
+            .collect();
+        if args.output.json {
+            let by: serde_json::Map<String, serde_json::Value> = rankers
+                .iter()
+                .zip(&scores)
+                .map(|((name, _), (tau, rho))| {
+                    (
+                        name.clone(),
+                        json!({"kendall_tau": tau, "spearman_rho": rho}),
+                    )
+                })
+                .collect();
+            writeln!(out, "{}", json!({"device": device.name, "rankings": by}))?;
+        } else {
+            let cells: Vec<String> = scores
+                .iter()
+                .map(|(tau, rho)| format!("{tau:.3} / {rho:.3}"))
+                .collect();
+            writeln!(out, "| {} | {} |", device.name, cells.join(" | "))?;
+        }
     }
     Ok(())
 }
