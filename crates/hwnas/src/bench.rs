@@ -86,6 +86,35 @@ fn named(value: &impl serde::Serialize) -> String {
         .unwrap_or_default()
 }
 
+/// A budget on a device's published latency and on FLOPs.
+#[derive(Args)]
+pub struct BudgetArgs {
+    /// The device whose latency `--max-latency-ms` bounds.
+    #[arg(long, requires = "max_latency_ms")]
+    device: Option<String>,
+    /// Latency budget on `--device`, milliseconds.
+    #[arg(long, requires = "device")]
+    max_latency_ms: Option<f64>,
+    /// FLOPs budget.
+    #[arg(long)]
+    max_flops: Option<f64>,
+}
+
+impl BudgetArgs {
+    /// Refuses a bound that is not a positive number, naming its flag.
+    fn validate(&self) -> anyhow::Result<()> {
+        for (flag, value) in [
+            ("--max-latency-ms", self.max_latency_ms),
+            ("--max-flops", self.max_flops),
+        ] {
+            if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+                bail_input!("{flag} must be a positive number");
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Args)]
 pub struct QueryArgs {
     #[command(flatten)]
@@ -147,30 +176,17 @@ pub struct BestArgs {
     /// The dataset whose accuracy is maximized: cifar10, cifar100 or imagenet16.
     #[arg(long)]
     dataset: Dataset,
-    /// The device whose latency `--max-latency-ms` bounds.
-    #[arg(long, requires = "max_latency_ms")]
-    device: Option<String>,
-    /// Latency budget on `--device`, milliseconds.
-    #[arg(long, requires = "device")]
-    max_latency_ms: Option<f64>,
-    /// FLOPs budget.
-    #[arg(long)]
-    max_flops: Option<f64>,
+    #[command(flatten)]
+    budget: BudgetArgs,
     #[command(flatten)]
     output: JsonArgs,
 }
 
 fn best(args: &BestArgs) -> anyhow::Result<()> {
-    for (flag, value) in [
-        ("--max-latency-ms", args.max_latency_ms),
-        ("--max-flops", args.max_flops),
-    ] {
-        if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
-            bail_input!("{flag} must be a positive number");
-        }
-    }
+    args.budget.validate()?;
+    let budget = &args.budget;
     let bench = NasBench201::get();
-    let device = args
+    let device = budget
         .device
         .as_deref()
         .map(|name| bench.device(name))
@@ -180,9 +196,9 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
     let mut n_within = 0;
     let best = bench.best(args.dataset, |index| {
         let within = device
-            .zip(args.max_latency_ms)
+            .zip(budget.max_latency_ms)
             .is_none_or(|(device, limit)| bench.latency(index, device) <= limit)
-            && args.max_flops.is_none_or(|limit| {
+            && budget.max_flops.is_none_or(|limit| {
                 counts
                     .counts(&bench.sample(index))
                     .is_ok_and(|c| c.flops as f64 <= limit)
@@ -192,7 +208,7 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
     });
     let Some(index) = best else {
         let mut cheapest = Vec::new();
-        if let (Some(device), Some(_)) = (device, args.max_latency_ms) {
+        if let (Some(device), Some(_)) = (device, budget.max_latency_ms) {
             let fastest = (0..bench.len())
                 .map(|i| bench.latency(i, device))
                 .fold(f64::INFINITY, f64::min);
@@ -201,7 +217,7 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
                 device.name
             ));
         }
-        if args.max_flops.is_some() {
+        if budget.max_flops.is_some() {
             let fewest = (0..bench.len())
                 .filter_map(|i| counts.counts(&bench.sample(i)).ok())
                 .map(|c| c.flops)
@@ -222,7 +238,7 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
     if args.output.json {
         let line = json!({
             "index": index, "sample": sample, "dataset": args.dataset, "accuracy": accuracy,
-            metric::FLOPS: flops, metric::LATENCY_MS: latency, "device": args.device,
+            metric::FLOPS: flops, metric::LATENCY_MS: latency, "device": budget.device,
             "within_budget": n_within,
         });
         writeln!(out, "{line}")?;
@@ -306,15 +322,8 @@ pub struct CompareArgs {
     /// Tournament size of regularized evolution (NAS-Bench-201's paper: 3).
     #[arg(long, default_value_t = 3)]
     sample_size: usize,
-    /// The device whose latency `--max-latency-ms` bounds.
-    #[arg(long, requires = "max_latency_ms")]
-    device: Option<String>,
-    /// Latency budget on `--device`, milliseconds.
-    #[arg(long, requires = "device")]
-    max_latency_ms: Option<f64>,
-    /// FLOPs budget.
-    #[arg(long)]
-    max_flops: Option<f64>,
+    #[command(flatten)]
+    budget: BudgetArgs,
     /// Directory of the best-so-far plot (`compare_DATASET.png` and `.svg`).
     #[arg(long, default_value = ".")]
     out: PathBuf,
@@ -329,15 +338,15 @@ impl CompareArgs {
             evaluator: EvaluatorConfig::Benchmark {
                 dataset: self.dataset,
             },
-            latency: self.device.clone().map(LatencySource::Benchmark),
+            latency: self.budget.device.clone().map(LatencySource::Benchmark),
             trials: self.trials,
             seed,
             ..SearchConfig::new("nasbench201")
         };
-        if let Some(limit) = self.max_latency_ms {
+        if let Some(limit) = self.budget.max_latency_ms {
             search.budget = search.budget.max(metric::LATENCY_MS, limit);
         }
-        if let Some(limit) = self.max_flops {
+        if let Some(limit) = self.budget.max_flops {
             search.budget = search.budget.max(metric::FLOPS, limit);
         }
         search.strategy = match strategy {
@@ -369,7 +378,8 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let bench = NasBench201::get();
     let space = hub::space("nasbench201")?;
     let mut costs = Costs::counts(&space)?;
-    if let Some(name) = &args.device {
+    args.budget.validate()?;
+    if let Some(name) = &args.budget.device {
         costs = costs.with(
             metric::LATENCY_MS,
             bench.latency_profiler(bench.device(name)?),
