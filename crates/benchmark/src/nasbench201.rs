@@ -240,6 +240,13 @@ impl NasBench201 {
         f64::from(self.latency[column][index])
     }
 
+    /// The median latency of `device` over every cell (the upper median of the 15,625), ms.
+    pub fn median_latency(&self, device: &Device) -> f64 {
+        let mut latencies: Vec<f64> = (0..self.len()).map(|i| self.latency(i, device)).collect();
+        latencies.sort_by(f64::total_cmp);
+        latencies[latencies.len() / 2]
+    }
+
     /// The latency of `device` as a cost profiler (`latency_ms` of a budget).
     pub fn latency_profiler(&'static self, device: &'static Device) -> DeviceLatency {
         DeviceLatency {
@@ -325,6 +332,19 @@ mod tests {
         assert!(close(latency(9930, "fpga"), 7.421, 1e-3));
         assert!(close(latency(9930, "eyeriss"), 9.052, 1e-3));
         assert_eq!(latency(0, "pixel2"), 9.0);
+        // The phones' latencies are whole milliseconds.
+        let pixel2 = bench.device("pixel2").unwrap();
+        assert_eq!(bench.median_latency(pixel2), 15.0);
+        // FPGA latencies take 84 values: many cells tie at the median.
+        let fpga = bench.device("fpga").unwrap();
+        let median = bench.median_latency(fpga);
+        let count = |keep: &dyn Fn(f64) -> bool| {
+            (0..bench.len())
+                .filter(|&i| keep(bench.latency(i, fpga)))
+                .count()
+        };
+        assert!(count(&|ms| ms <= median) > bench.len() / 2);
+        assert!(count(&|ms| ms < median) <= bench.len() / 2);
         // The 341 disconnected cells sit at chance on every dataset.
         let at_chance = (0..bench.len())
             .filter(|&i| {

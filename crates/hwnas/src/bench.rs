@@ -61,8 +61,6 @@ fn devices() -> anyhow::Result<()> {
         "device", "what", "kind", "batch", "origin", "source", "median ms"
     )?;
     for device in bench.devices() {
-        let mut latencies: Vec<f64> = (0..bench.len()).map(|i| bench.latency(i, device)).collect();
-        latencies.sort_by(f64::total_cmp);
         writeln!(
             out,
             "{:<14} {:<24} {:<9} {:>5} {:<9} {:<13} {:>10.3}",
@@ -72,7 +70,7 @@ fn devices() -> anyhow::Result<()> {
             device.batch,
             named(&device.origin),
             device.source,
-            latencies[latencies.len() / 2]
+            bench.median_latency(device)
         )?;
     }
     Ok(())
@@ -399,7 +397,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     };
     let evaluator = BenchmarkEvaluator::new(args.dataset);
     let mut curves = Vec::new();
-    let mut finals: Vec<(&str, Vec<f64>)> = Vec::new();
+    let mut finals: Vec<(String, Vec<f64>)> = Vec::new();
     let started = std::time::Instant::now();
     for &strategy in &args.strategies {
         let name = strategy
@@ -417,14 +415,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<Vec<f64>>>>()?;
         let last: Vec<f64> = runs.iter().filter_map(|run| run.last().copied()).collect();
         curves.push(Curve::of(name.clone(), &runs));
-        finals.push((
-            match strategy {
-                CompareStrategy::Random => "random",
-                CompareStrategy::Evolution => "evolution",
-                CompareStrategy::Pareto => "pareto",
-            },
-            last,
-        ));
+        finals.push((name, last));
     }
     let seconds = started.elapsed().as_secs_f64();
     std::fs::create_dir_all(&args.out)
@@ -493,13 +484,6 @@ pub struct FrontsArgs {
     output: JsonArgs,
 }
 
-/// The median latency of `device` over every cell.
-fn median_latency(bench: &NasBench201, device: &hwnas_benchmark::Device) -> f64 {
-    let mut latencies: Vec<f64> = (0..bench.len()).map(|i| bench.latency(i, device)).collect();
-    latencies.sort_by(f64::total_cmp);
-    latencies[latencies.len() / 2]
-}
-
 fn fronts(args: &FrontsArgs) -> anyhow::Result<()> {
     let bench = NasBench201::get();
     let devices = args
@@ -525,7 +509,7 @@ fn fronts(args: &FrontsArgs) -> anyhow::Result<()> {
     let [png, svg] = plot_fronts(&fronts, "latency (ms)", &y, &stem)?;
     // The best cell under each device's median latency, and on every other device: its latency
     // against that device's median, and the accuracy it gives up to that device's own winner.
-    let medians: Vec<f64> = devices.iter().map(|d| median_latency(bench, d)).collect();
+    let medians: Vec<f64> = devices.iter().map(|d| bench.median_latency(d)).collect();
     let winners: Vec<usize> = devices
         .iter()
         .zip(&medians)
