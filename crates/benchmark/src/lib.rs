@@ -23,10 +23,12 @@
 //! ```
 
 mod device;
+mod landscape;
 mod nasbench201;
 mod pack;
 
 pub use device::{Device, DeviceKind, Origin};
+pub use landscape::Landscape;
 pub use nasbench201::{Dataset, DeviceLatency, NasBench201};
 pub use pack::{PACKED_NASBENCH201, pack_nasbench201};
 

@@ -66,7 +66,7 @@ impl FromStr for Dataset {
 pub struct NasBench201 {
     space: SearchSpace,
     /// Per benchmark index, its cell as choice indices of `space` (declaration order).
-    cells: Vec<[u8; 6]>,
+    pub(crate) cells: Vec<[u8; 6]>,
     /// Benchmark index by the cell's code (choice indices read as base-5 digits).
     index_by_code: Vec<u32>,
     /// Per dataset, then per device, one value per index.
@@ -155,6 +155,25 @@ impl NasBench201 {
             Some(&index) if index != u32::MAX => Ok(index as usize),
             _ => Err(BenchmarkError::Table(format!("no row for {sample}"))),
         }
+    }
+
+    /// The cells that differ from cell `index` in one edge's operation (24), by index: what a
+    /// mutation of one edge reaches.
+    pub fn neighbours(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        let cell = self.cells[index];
+        let n_ops = self.space.choices()[0].values.len() as u8;
+        (0..cell.len()).flat_map(move |edge| {
+            (0..n_ops)
+                .filter(move |&op| op != cell[edge])
+                .map(move |op| {
+                    let mut neighbour = cell;
+                    neighbour[edge] = op;
+                    let code = neighbour
+                        .iter()
+                        .fold(0, |code, &op| code * usize::from(n_ops) + usize::from(op));
+                    self.index_by_code[code] as usize
+                })
+        })
     }
 
     /// The sample of benchmark index `index`.

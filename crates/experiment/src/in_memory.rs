@@ -17,6 +17,17 @@ impl SearchConfig {
     ) -> Result<Vec<f64>, ExperimentError> {
         self.validate()?;
         let mut strategy = self.strategy(space, costs)?;
+        // Only the costs the strategy learns from (a multi-objective strategy trades accuracy
+        // against one) are priced: nothing else reads them.
+        let learned = costs
+            .select(
+                self.strategy
+                    .objectives()
+                    .iter()
+                    .map(|objective| objective.metric.as_str())
+                    .filter(|metric| costs.prices(metric)),
+            )
+            .expect("only priced metrics are selected");
         let mut curve = Vec::with_capacity(self.trials);
         let mut best: Option<f64> = None;
         while curve.len() < self.trials {
@@ -35,8 +46,7 @@ impl SearchConfig {
             let result = match evaluator.evaluate(&sample, &context) {
                 Ok(evaluated) if self.objective.value(&evaluated).is_some() => {
                     metrics.extend(evaluated);
-                    // A multi-objective strategy learns from the costs too.
-                    let _ = costs.complete(&sample, &mut metrics);
+                    let _ = learned.complete(&sample, &mut metrics);
                     TrialResult::ok(metrics)
                 }
                 _ => TrialResult::failed(),

@@ -13,6 +13,7 @@ use hwnas_experiment::{
 use hwnas_profiler::{Costs, CountOptions, CountProfiler};
 use hwnas_space::{hub, metric};
 use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
+use rayon::prelude::*;
 use serde_json::json;
 
 use crate::args::{JsonArgs, SampleArgs};
@@ -33,6 +34,9 @@ pub enum BenchCommand {
     /// Each device's Pareto front of accuracy against its latency on one plot, and the best cell
     /// under each device's median latency with what it costs on the others.
     Fronts(FrontsArgs),
+    /// How accuracy is laid out over the cells a budget admits, as one-edge mutations see it:
+    /// local optima, neighbours within the budget, greedy climbs that reach the optimum.
+    Landscape(LandscapeArgs),
     /// How well FLOPs, parameters and a latency table built here rank each device's latency
     /// over all cells (Kendall's tau, Spearman's rho).
     Rank(RankArgs),
@@ -47,6 +51,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Best(args) => best(args),
         BenchCommand::Compare(args) => compare(args),
         BenchCommand::Fronts(args) => fronts(args),
+        BenchCommand::Landscape(args) => landscape(args),
         BenchCommand::Rank(args) => rank(args),
         BenchCommand::Pack(args) => pack(args),
     }
@@ -99,6 +104,55 @@ pub struct BudgetArgs {
 }
 
 impl BudgetArgs {
+    /// Whether each cell of `bench` meets the budget, by index.
+    fn cells_within(&self, bench: &NasBench201) -> anyhow::Result<Vec<bool>> {
+        self.validate()?;
+        let device = self
+            .device
+            .as_deref()
+            .map(|name| bench.device(name))
+            .transpose()?;
+        let space = hub::space("nasbench201")?;
+        let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+        let within: Vec<bool> = (0..bench.len())
+            .map(|index| {
+                device
+                    .zip(self.max_latency_ms)
+                    .is_none_or(|(device, limit)| bench.latency(index, device) <= limit)
+                    && self.max_flops.is_none_or(|limit| {
+                        counts
+                            .counts(&bench.sample(index))
+                            .is_ok_and(|c| c.flops as f64 <= limit)
+                    })
+            })
+            .collect();
+        if within.contains(&true) {
+            return Ok(within);
+        }
+        let mut cheapest = Vec::new();
+        if let (Some(device), Some(_)) = (device, self.max_latency_ms) {
+            let fastest = (0..bench.len())
+                .map(|i| bench.latency(i, device))
+                .fold(f64::INFINITY, f64::min);
+            cheapest.push(format!(
+                "the fastest cell takes {fastest:.3} ms on {}",
+                device.name
+            ));
+        }
+        if self.max_flops.is_some() {
+            let fewest = (0..bench.len())
+                .filter_map(|i| counts.counts(&bench.sample(i)).ok())
+                .map(|c| c.flops)
+                .min()
+                .unwrap_or(0);
+            cheapest.push(format!("the smallest has {fewest} FLOPs"));
+        }
+        bail_input!(
+            "no cell of NAS-Bench-201 meets the budget ({}): loosen it",
+            cheapest.join(", ")
+        );
+    }
+
     /// Refuses a bound that is not a positive number, naming its flag.
     fn validate(&self) -> anyhow::Result<()> {
         for (flag, value) in [
@@ -181,9 +235,9 @@ pub struct BestArgs {
 }
 
 fn best(args: &BestArgs) -> anyhow::Result<()> {
-    args.budget.validate()?;
     let budget = &args.budget;
     let bench = NasBench201::get();
+    let within = budget.cells_within(bench)?;
     let device = budget
         .device
         .as_deref()
@@ -191,43 +245,9 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
         .transpose()?;
     let space = hub::space("nasbench201")?;
     let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
-    let mut n_within = 0;
-    let best = bench.best(args.dataset, |index| {
-        let within = device
-            .zip(budget.max_latency_ms)
-            .is_none_or(|(device, limit)| bench.latency(index, device) <= limit)
-            && budget.max_flops.is_none_or(|limit| {
-                counts
-                    .counts(&bench.sample(index))
-                    .is_ok_and(|c| c.flops as f64 <= limit)
-            });
-        n_within += usize::from(within);
-        within
-    });
-    let Some(index) = best else {
-        let mut cheapest = Vec::new();
-        if let (Some(device), Some(_)) = (device, budget.max_latency_ms) {
-            let fastest = (0..bench.len())
-                .map(|i| bench.latency(i, device))
-                .fold(f64::INFINITY, f64::min);
-            cheapest.push(format!(
-                "the fastest cell takes {fastest:.3} ms on {}",
-                device.name
-            ));
-        }
-        if budget.max_flops.is_some() {
-            let fewest = (0..bench.len())
-                .filter_map(|i| counts.counts(&bench.sample(i)).ok())
-                .map(|c| c.flops)
-                .min()
-                .unwrap_or(0);
-            cheapest.push(format!("the smallest has {fewest} FLOPs"));
-        }
-        bail_input!(
-            "no cell of NAS-Bench-201 meets the budget ({}): loosen it",
-            cheapest.join(", ")
-        );
-    };
+    let n_within = within.iter().filter(|&&w| w).count();
+    let best = bench.best(args.dataset, |index| within[index]);
+    let index = best.expect("cells_within refuses a budget no cell meets");
     let accuracy = bench.accuracy(index, args.dataset);
     let sample = bench.sample(index);
     let flops = counts.counts(&sample)?.flops;
@@ -252,6 +272,46 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
         writeln!(
             out,
             " (best of {n_within} cells within the budget)\n{sample}"
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct LandscapeArgs {
+    /// The dataset whose test accuracy is climbed.
+    #[arg(long)]
+    dataset: Dataset,
+    #[command(flatten)]
+    budget: BudgetArgs,
+    #[command(flatten)]
+    output: JsonArgs,
+}
+
+fn landscape(args: &LandscapeArgs) -> anyhow::Result<()> {
+    let bench = NasBench201::get();
+    let within = args.budget.cells_within(bench)?;
+    let landscape = bench
+        .landscape(args.dataset, |index| within[index])
+        .expect("cells_within refuses a budget no cell meets");
+    let mut out = std::io::stdout().lock();
+    if args.output.json {
+        writeln!(out, "{}", serde_json::to_string(&landscape)?)?;
+    } else {
+        writeln!(
+            out,
+            "{} cells within the budget, optimum {:.3} % on {}
+\
+             {} local optima ({} within 0.5 points of the optimum); {:.1} of 24 neighbours within \
+             the budget on average; steepest ascent reaches the optimum (within 0.1) from {:.1} % \
+             of the cells",
+            landscape.n_admitted,
+            landscape.optimum,
+            args.dataset,
+            landscape.n_local_optima,
+            landscape.n_near_optima,
+            landscape.mean_admitted_neighbours,
+            100.0 * landscape.climbs_to_optimum
         )?;
     }
     Ok(())
@@ -320,6 +380,9 @@ pub struct CompareArgs {
     /// Tournament size of regularized evolution (NAS-Bench-201's paper: 3).
     #[arg(long, default_value_t = 3)]
     sample_size: usize,
+    /// Probability that a child resamples each edge, for both evolutionary strategies.
+    #[arg(long, default_value_t = 0.05)]
+    mutation_prob: f64,
     #[command(flatten)]
     budget: BudgetArgs,
     /// Directory of the best-so-far plot (`compare_DATASET.png` and `.svg`).
@@ -352,6 +415,7 @@ impl CompareArgs {
             CompareStrategy::Evolution => StrategyConfig::Evolution(EvolutionConfig {
                 population_size: self.population,
                 sample_size: self.sample_size,
+                mutation_prob: self.mutation_prob,
                 seed,
                 ..EvolutionConfig::default()
             }),
@@ -361,6 +425,7 @@ impl CompareArgs {
                     Objective::minimize(search.tradeoff_cost()),
                 ],
                 population_size: self.population,
+                mutation_prob: self.mutation_prob,
                 seed,
                 ..ParetoConfig::default()
             }),
@@ -405,7 +470,9 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             .expect("named")
             .get_name()
             .to_string();
+        // Seeds are independent searches: run them on every core, collected in seed order.
         let runs = (0..args.seeds)
+            .into_par_iter()
             .map(|seed| {
                 let curve = args
                     .search(strategy, seed)

@@ -1467,6 +1467,68 @@ fn cli_bench_answers_from_the_nasbench201_tables() {
 }
 
 #[test]
+fn cli_bench_landscape_counts_hills_under_a_budget() {
+    let landscape = |budget: &[&str]| {
+        let mut args = vec!["bench", "landscape", "--dataset", "cifar10", "--json"];
+        args.extend_from_slice(budget);
+        let (code, stdout, stderr) = run(&args, "");
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap()
+    };
+    let open = landscape(&[]);
+    assert_eq!(open["n_admitted"], 15_625);
+    assert_eq!(open["n_local_optima"], 18);
+    let budget = ["--device", "fpga", "--max-latency-ms", "3.725"];
+    let fenced = landscape(&budget);
+    assert_eq!(fenced["n_local_optima"], 130);
+    // The cells it climbs over are those `bench best` searches under the same budget.
+    let mut best = vec!["bench", "best", "--dataset", "cifar10", "--json"];
+    best.extend_from_slice(&budget);
+    let (code, stdout, stderr) = run(&best, "");
+    assert_eq!(code, 0, "{stderr}");
+    let best: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(fenced["n_admitted"], best["within_budget"]);
+    assert_eq!(fenced["optimum"], best["accuracy"]);
+    let open_climbs = open["climbs_to_optimum"].as_f64().unwrap();
+    assert!(fenced["climbs_to_optimum"].as_f64().unwrap() < open_climbs / 5.0);
+
+    let (code, _, stderr) = run(
+        &[
+            "bench",
+            "landscape",
+            "--dataset",
+            "cifar10",
+            "--device",
+            "fpga",
+            "--max-latency-ms",
+            "0.1",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("the fastest cell takes 1.133 ms on fpga"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(
+        &[
+            "bench",
+            "compare",
+            "--dataset",
+            "cifar10",
+            "--mutation-prob",
+            "1.5",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("mutation_prob 1.5 is not a probability"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn cli_bench_compare_searches_in_memory_against_the_optimum() {
     let dir = tempfile::tempdir().unwrap();
     let args = [

@@ -1,8 +1,8 @@
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use hwnas_space::{ModelSpace, Sample, SearchSpace};
 use hwnas_strategy::{Proposal, Reason, Strategy, StrategyError, TrialResult};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -21,8 +21,12 @@ pub struct Deduplication {
     patience: usize,
     consecutive: usize,
     /// Key -> number of evaluations in flight.
-    pending: HashMap<u64, usize>,
-    finished: HashMap<u64, TrialResult>,
+    pending: FxHashMap<u64, usize>,
+    finished: FxHashMap<u64, TrialResult>,
+    /// The samples in flight with their keys, so that a result is filed without computing its
+    /// key again; after a restore, keys are computed.
+    #[serde(skip)]
+    in_flight: Vec<(Sample, u64)>,
     /// Supplied again by whoever restores the state, so not part of it.
     #[serde(skip)]
     key: Key,
@@ -60,8 +64,9 @@ impl Deduplication {
             replay: false,
             patience: DEFAULT_PATIENCE,
             consecutive: 0,
-            pending: HashMap::new(),
-            finished: HashMap::new(),
+            pending: FxHashMap::default(),
+            finished: FxHashMap::default(),
+            in_flight: Vec::new(),
             key: Key::default(),
         }
     }
@@ -114,6 +119,7 @@ impl Middleware for Deduplication {
             None => {
                 self.consecutive = 0;
                 *self.pending.entry(hash).or_default() += 1;
+                self.in_flight.push((sample.clone(), hash));
                 return Ok(Some(Proposal::Evaluate { sample, costs }));
             }
         };
@@ -134,7 +140,10 @@ impl Middleware for Deduplication {
     }
 
     fn tell(&mut self, inner: &mut dyn Strategy, sample: &Sample, result: &TrialResult) {
-        let hash = self.key.of(sample);
+        let hash = match self.in_flight.iter().position(|(s, _)| s == sample) {
+            Some(at) => self.in_flight.swap_remove(at).1,
+            None => self.key.of(sample),
+        };
         if let Some(n) = self.pending.get_mut(&hash) {
             *n -= 1;
             if *n == 0 {

@@ -27,9 +27,14 @@ impl Choice {
 
     /// Index of `value` among the candidates.
     pub fn position(&self, value: &Value) -> Option<usize> {
-        self.values
-            .iter()
-            .position(|candidate| value.matches(candidate))
+        // Samples drawn from a space share its strings: a pointer match settles most lookups
+        // before any string is compared.
+        let shared = |candidate: &Value| matches!((value, candidate), (Value::Str(a), Value::Str(b)) if std::sync::Arc::ptr_eq(a, b));
+        self.values.iter().position(shared).or_else(|| {
+            self.values
+                .iter()
+                .position(|candidate| value.matches(candidate))
+        })
     }
 
     /// Number of candidates.

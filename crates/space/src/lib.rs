@@ -39,6 +39,7 @@ mod model_space;
 #[cfg(feature = "burn")]
 pub mod module;
 mod node;
+mod reads;
 mod sample;
 mod search_space;
 mod shape;

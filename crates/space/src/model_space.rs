@@ -1,4 +1,7 @@
+use std::sync::Arc;
+
 use crate::block::FrozenCellNode;
+use crate::reads::DecisionsRead;
 use crate::{Architecture, Block, Constraint, Node, Sample, SearchSpace, Shape, SpaceError};
 
 /// A space declared once: its network with choices, the [`SearchSpace`] of those choices, and the
@@ -7,9 +10,12 @@ use crate::{Architecture, Block, Constraint, Node, Sample, SearchSpace, Shape, S
 #[derive(Debug, Clone)]
 pub struct ModelSpace {
     name: String,
-    root: Node,
+    /// Shared: searches clone the space into their middleware.
+    root: Arc<Node>,
     search_space: SearchSpace,
     input: Shape,
+    /// The decisions each network reads, for [`ModelSpace::architecture_hash`].
+    reads: Arc<DecisionsRead>,
 }
 
 impl ModelSpace {
@@ -22,11 +28,13 @@ impl ModelSpace {
         input: Shape,
     ) -> Result<Self, SpaceError> {
         let search_space = SearchSpace::new(root.choices(), constraints)?;
+        let reads = Arc::new(DecisionsRead::new(&root, &search_space));
         let space = ModelSpace {
             name: name.into(),
-            root,
+            root: Arc::new(root),
             search_space,
             input,
+            reads,
         };
         space
             .resolve(&space.search_space.default_sample()?)?
@@ -69,10 +77,35 @@ impl ModelSpace {
     /// A hash of the network `sample` builds, not of its labels: samples that differ only in
     /// choices the network never reads (blocks beyond a repeat's depth, inside a candidate not
     /// chosen) build the same network and share it, so a search need not train it twice.
+    ///
+    /// It hashes the choices of the decisions the network reads (the others masked), found
+    /// without building the architecture: deduplication and caches call it on every proposal.
+    /// The value is the same across runs and machines.
     pub fn architecture_hash(&self, sample: &Sample) -> Result<u64, SpaceError> {
-        let architecture = self.resolve(sample)?;
-        let json = serde_json::to_string(&architecture).expect("an architecture always serializes");
-        Ok(xxhash_rust::xxh3::xxh3_64(json.as_bytes()))
+        // On the stack for the hub spaces: this runs for every proposal of a search.
+        let (mut on_stack, mut on_heap) = ([0; 32], Vec::new());
+        let n = self.search_space.len();
+        let indices = if n <= on_stack.len() {
+            &mut on_stack[..n]
+        } else {
+            on_heap.resize(n, 0);
+            &mut on_heap[..]
+        };
+        self.search_space.indices_into(sample, indices)?;
+        if !self.reads.everything {
+            let mut read = vec![false; n];
+            self.reads.plan.mark(indices, &mut read)?;
+            for (index, read) in indices.iter_mut().zip(read) {
+                if !read {
+                    *index = usize::MAX;
+                }
+            }
+        }
+        Ok(crate::sample::hash_bytes(|bytes| {
+            for &index in indices.iter() {
+                bytes.extend_from_slice(&(index as u32).to_le_bytes());
+            }
+        }))
     }
 
     /// [`ModelSpace::resolve`] from choice indices in declaration order.

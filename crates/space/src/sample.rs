@@ -85,8 +85,21 @@ impl Sample {
     /// A hash of the canonical JSON that stays the same across runs, machines and versions
     /// (xxh3, 64 bits): the key for deduplication and caches.
     pub fn stable_hash(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(self.to_json().as_bytes())
+        hash_bytes(|json| serde_json::to_writer(json, self).expect("a sample always serializes"))
     }
+}
+
+/// The xxh3 hash of the bytes `write` puts into a buffer reused by the thread: searches hash
+/// every proposal, and an allocation would cost more than the hash.
+pub(crate) fn hash_bytes(write: impl FnOnce(&mut Vec<u8>)) -> u64 {
+    thread_local! {
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BYTES.with_borrow_mut(|bytes| {
+        bytes.clear();
+        write(bytes);
+        xxhash_rust::xxh3::xxh3_64(bytes)
+    })
 }
 
 impl fmt::Display for Sample {

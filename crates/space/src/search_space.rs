@@ -23,6 +23,9 @@ pub struct SearchSpace {
     /// both in step without hashing.
     by_label: Vec<usize>,
     compiled: Vec<CompiledConstraint>,
+    /// Per choice, per candidate, its entry of a sample's canonical JSON (`"label":value`), so
+    /// that [`SearchSpace::sample_hash`] hashes choice indices without building the sample.
+    json_entries: Arc<[Vec<String>]>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,11 +134,25 @@ impl SearchSpace {
                 }
             });
         }
+        let json_entries = unique
+            .iter()
+            .map(|choice| {
+                let label = serde_json::to_string(choice.label.as_ref()).expect("a string");
+                choice
+                    .values
+                    .iter()
+                    .map(|value| {
+                        format!("{label}:{}", serde_json::to_string(value).expect("a value"))
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(SearchSpace {
             choices: unique,
             constraints,
             by_label,
             compiled,
+            json_entries,
         })
     }
 
@@ -299,6 +316,21 @@ impl SearchSpace {
             })
             .collect();
         Sample::from_sorted(entries)
+    }
+
+    /// The [`Sample::stable_hash`] of [`SearchSpace::sample_at`]`(indices)`, without building the
+    /// sample: strategies check a proposal against those they made before, most often in vain.
+    pub fn sample_hash(&self, indices: &[usize]) -> u64 {
+        crate::sample::hash_bytes(|json| {
+            json.push(b'{');
+            for (i, &at) in self.by_label.iter().enumerate() {
+                if i > 0 {
+                    json.push(b',');
+                }
+                json.extend_from_slice(self.json_entries[at][indices[at]].as_bytes());
+            }
+            json.push(b'}');
+        })
     }
 
     /// Every decision at its first candidate (`last = false`) or its last one; constraints are not
@@ -501,6 +533,30 @@ mod tests {
             Err(SpaceError::SamplingExhausted(_))
         ));
         assert!(forbidden.default_sample().is_err());
+    }
+
+    #[test]
+    fn sample_hash_is_the_stable_hash_of_the_sample() {
+        let space = SearchSpace::new(
+            vec![
+                Choice::new("width", [8, 16]),
+                Choice::new("ratio", [0.5, 1.0, 6.0]),
+                Choice::new("a \"quoted\" op", ["conv", "pool\n"]),
+            ],
+            vec![],
+        )
+        .unwrap();
+        let mut n_samples = 0;
+        for indices in space.grid_indices() {
+            let sample = space.sample_at(&indices);
+            assert_eq!(
+                space.sample_hash(&indices),
+                sample.stable_hash(),
+                "{sample}"
+            );
+            n_samples += 1;
+        }
+        assert_eq!(n_samples, 12);
     }
 
     #[test]

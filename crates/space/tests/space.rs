@@ -1,7 +1,7 @@
 //! The hub spaces: their vocabulary, and the networks their samples freeze into.
 
 use burn::tensor::{Device, Tensor};
-use hwnas_space::{Sample, Shape, SpaceError, hub};
+use hwnas_space::{ModelSpace, Sample, Shape, SpaceError, hub};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -144,6 +144,56 @@ fn architecture_hash_tells_networks_apart_not_labels() {
     assert!(space.architecture_hash(&Sample::default()).is_err());
 }
 
+/// Over every pair of `samples`: the architecture hashes are equal exactly when the resolved
+/// networks are. Returns how many pairs of different samples share a network.
+fn check_architecture_hash_is_the_network(space: &ModelSpace, samples: &[Sample]) -> usize {
+    let keyed: Vec<(&Sample, u64, String)> = samples
+        .iter()
+        .map(|sample| {
+            let network = serde_json::to_string(&space.resolve(sample).unwrap()).unwrap();
+            (sample, space.architecture_hash(sample).unwrap(), network)
+        })
+        .collect();
+    let mut n_shared = 0;
+    for (i, (sample_a, hash_a, network_a)) in keyed.iter().enumerate() {
+        for (sample_b, hash_b, network_b) in &keyed[i + 1..] {
+            assert_eq!(
+                hash_a == hash_b,
+                network_a == network_b,
+                "{}: {network_a} / {network_b}",
+                space.name()
+            );
+            n_shared += usize::from(sample_a != sample_b && network_a == network_b);
+        }
+    }
+    n_shared
+}
+
+#[test]
+fn architecture_hash_is_equal_exactly_when_networks_are() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    for name in ["proxylessnas", "mobile-micro", "nasbench201"] {
+        let space = hub::space(name).unwrap();
+        let decisions = space.search_space();
+        let mut samples = Vec::new();
+        // Random samples, each next to itself with one decision changed.
+        for _ in 0..300 {
+            let sample = decisions.random_sample(&mut rng).unwrap();
+            let mut indices = decisions.indices(&sample).unwrap();
+            let at = rand::RngExt::random_range(&mut rng, 0..indices.len());
+            let n_values = decisions.choices()[at].len();
+            indices[at] = (indices[at] + 1) % n_values;
+            if decisions.check_constraints(&indices).is_ok() {
+                samples.push(decisions.sample_at(&indices));
+            }
+            samples.push(sample);
+        }
+        let n_shared = check_architecture_hash_is_the_network(&space, &samples);
+        // Every decision of NAS-Bench-201 is read; the other spaces repeat blocks up to a depth.
+        assert_eq!(n_shared > 0, name != "nasbench201", "{name}: {n_shared}");
+    }
+}
+
 mod supernet {
     use burn::tensor::{Device, Tensor, Tolerance};
     use hwnas_space::module::{Mix, Network, Op, Supernet};
@@ -251,6 +301,13 @@ mod supernet {
             }),
         ]);
         ModelSpace::new("mixed", root, vec![], Shape::image(2, 12, 12)).unwrap()
+    }
+
+    #[test]
+    fn architecture_hash_is_the_network_on_every_sample_of_every_node_kind() {
+        let space = mixed_space();
+        let samples: Vec<Sample> = space.search_space().grid().collect();
+        assert!(super::check_architecture_hash_is_the_network(&space, &samples) > 0);
     }
 
     fn images(space: &ModelSpace, batch: usize, device: &Device) -> Tensor<4> {

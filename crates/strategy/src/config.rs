@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{EvolutionConfig, GridSearch, ParetoConfig, Random, Strategy, StrategyError};
+use crate::{
+    EvolutionConfig, GridSearch, Objective, ParetoConfig, Random, Strategy, StrategyError,
+};
 
 /// Which strategy proposes, with its settings: the serializable form of every strategy of the
 /// crate, so that a search's settings file says exactly how it searched.
@@ -40,6 +42,15 @@ impl StrategyConfig {
             StrategyConfig::Grid => "grid",
             StrategyConfig::Evolution(_) => "evolution",
             StrategyConfig::Pareto(_) => "pareto",
+        }
+    }
+
+    /// The metrics the strategy learns from (none for random and grid search).
+    pub fn objectives(&self) -> &[Objective] {
+        match self {
+            StrategyConfig::Random { .. } | StrategyConfig::Grid => &[],
+            StrategyConfig::Evolution(config) => std::slice::from_ref(&config.objective),
+            StrategyConfig::Pareto(config) => &config.objectives,
         }
     }
 

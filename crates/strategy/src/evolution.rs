@@ -1,8 +1,9 @@
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use hwnas_space::{Sample, SearchSpace};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
@@ -66,7 +67,7 @@ impl EvolutionConfig {
             rng: Xoshiro256PlusPlus::seed_from_u64(self.seed),
             config: self,
             population: VecDeque::new(),
-            seen: HashSet::new(),
+            seen: FxHashSet::default(),
             n_proposed: 0,
         })
     }
@@ -81,7 +82,7 @@ pub struct RegularizedEvolution {
     rng: Xoshiro256PlusPlus,
     /// Evaluated individuals, oldest first, with their objective key (larger is better).
     population: VecDeque<(Sample, f64)>,
-    seen: HashSet<u64>,
+    seen: FxHashSet<u64>,
     n_proposed: usize,
 }
 

@@ -1,10 +1,9 @@
 //! Pareto fronts and a steady-state NSGA-II evolution that selects by Pareto rank.
 
-use std::collections::HashSet;
-
 use hwnas_space::{Sample, SearchSpace, metric};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
@@ -18,17 +17,20 @@ pub fn dominates(a: &[f64], b: &[f64]) -> bool {
 
 /// Non-dominated sorting (Deb et al. 2002): the indices of `keys` grouped into fronts, best front
 /// first. Keys are oriented so that larger is better ([`Objective::key`]).
-pub fn non_dominated_sort(keys: &[Vec<f64>]) -> Vec<Vec<usize>> {
+pub fn non_dominated_sort<K: AsRef<[f64]>>(keys: &[K]) -> Vec<Vec<usize>> {
     let n = keys.len();
     let mut dominated_by_count = vec![0usize; n];
-    let mut dominates_list = vec![Vec::new(); n];
+    // `dominance[i * n + j]`: i dominates j. One allocation: the strategy sorts its population
+    // at every step.
+    let mut dominance = vec![false; n * n];
     for i in 0..n {
         for j in (i + 1)..n {
-            if dominates(&keys[i], &keys[j]) {
-                dominates_list[i].push(j);
+            let (a, b) = (keys[i].as_ref(), keys[j].as_ref());
+            if dominates(a, b) {
+                dominance[i * n + j] = true;
                 dominated_by_count[j] += 1;
-            } else if dominates(&keys[j], &keys[i]) {
-                dominates_list[j].push(i);
+            } else if dominates(b, a) {
+                dominance[j * n + i] = true;
                 dominated_by_count[i] += 1;
             }
         }
@@ -38,10 +40,12 @@ pub fn non_dominated_sort(keys: &[Vec<f64>]) -> Vec<Vec<usize>> {
     while !current.is_empty() {
         let mut next = Vec::new();
         for &i in &current {
-            for &j in &dominates_list[i] {
-                dominated_by_count[j] -= 1;
-                if dominated_by_count[j] == 0 {
-                    next.push(j);
+            for j in 0..n {
+                if dominance[i * n + j] {
+                    dominated_by_count[j] -= 1;
+                    if dominated_by_count[j] == 0 {
+                        next.push(j);
+                    }
                 }
             }
         }
@@ -52,7 +56,7 @@ pub fn non_dominated_sort(keys: &[Vec<f64>]) -> Vec<Vec<usize>> {
 }
 
 /// The indices of the non-dominated points of `keys` (larger is better in every key).
-pub fn pareto_front(keys: &[Vec<f64>]) -> Vec<usize> {
+pub fn pareto_front<K: AsRef<[f64]>>(keys: &[K]) -> Vec<usize> {
     non_dominated_sort(keys)
         .into_iter()
         .next()
@@ -67,21 +71,22 @@ pub fn objective_keys(objectives: &[Objective], metrics: &Metrics) -> Option<Vec
 /// Crowding distance of each member of one front (infinite at the extremes): how much room a
 /// point has around it, used to keep a front spread out.
 #[allow(clippy::needless_range_loop)] // `m` indexes the inner key vectors, not `keys`
-pub fn crowding_distance(keys: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
+pub fn crowding_distance<K: AsRef<[f64]>>(keys: &[K], front: &[usize]) -> Vec<f64> {
+    let key = |i: usize, m: usize| keys[front[i]].as_ref()[m];
     let mut distance = vec![0.0; front.len()];
-    let n_objectives = keys.first().map_or(0, Vec::len);
+    let n_objectives = keys.first().map_or(0, |k| k.as_ref().len());
     for m in 0..n_objectives {
         let mut order: Vec<usize> = (0..front.len()).collect();
-        order.sort_by(|&a, &b| keys[front[a]][m].total_cmp(&keys[front[b]][m]));
+        order.sort_by(|&a, &b| key(a, m).total_cmp(&key(b, m)));
         let (first, last) = (order[0], order[order.len() - 1]);
-        let span = keys[front[last]][m] - keys[front[first]][m];
+        let span = key(last, m) - key(first, m);
         distance[first] = f64::INFINITY;
         distance[last] = f64::INFINITY;
         if span <= 0.0 {
             continue;
         }
         for w in order.windows(3) {
-            distance[w[1]] += (keys[front[w[2]]][m] - keys[front[w[0]]][m]) / span;
+            distance[w[1]] += (key(w[2], m) - key(w[0], m)) / span;
         }
     }
     distance
@@ -129,7 +134,7 @@ impl ParetoConfig {
             rng: Xoshiro256PlusPlus::seed_from_u64(self.seed),
             config: self,
             population: Vec::new(),
-            seen: HashSet::new(),
+            seen: FxHashSet::default(),
             n_proposed: 0,
         })
     }
@@ -144,7 +149,7 @@ pub struct ParetoEvolution {
     rng: Xoshiro256PlusPlus,
     /// Evaluated individuals with their keys (larger is better).
     population: Vec<(Sample, Vec<f64>)>,
-    seen: HashSet<u64>,
+    seen: FxHashSet<u64>,
     n_proposed: usize,
 }
 
@@ -164,7 +169,7 @@ impl ParetoEvolution {
 
     /// Rank (front number) and crowding distance of every individual.
     fn ranking(&self) -> Vec<(usize, f64)> {
-        let keys: Vec<Vec<f64>> = self.population.iter().map(|(_, k)| k.clone()).collect();
+        let keys: Vec<&[f64]> = self.population.iter().map(|(_, k)| k.as_slice()).collect();
         let mut ranking = vec![(0, 0.0); keys.len()];
         for (rank, front) in non_dominated_sort(&keys).iter().enumerate() {
             for (&i, d) in front.iter().zip(crowding_distance(&keys, front)) {

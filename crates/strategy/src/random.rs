@@ -1,8 +1,7 @@
-use std::collections::HashSet;
-
 use hwnas_space::{Sample, SearchSpace};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
@@ -16,7 +15,7 @@ pub(crate) const MAX_DUPLICATE_DRAWS: usize = 10_000;
 pub struct Random {
     rng: Xoshiro256PlusPlus,
     dedup: bool,
-    seen: HashSet<u64>,
+    seen: FxHashSet<u64>,
 }
 
 impl Random {
@@ -25,7 +24,7 @@ impl Random {
         Self {
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             dedup: true,
-            seen: HashSet::new(),
+            seen: FxHashSet::default(),
         }
     }
 
@@ -53,9 +52,9 @@ impl Strategy for Random {
             return Ok(None);
         }
         for _ in 0..MAX_DUPLICATE_DRAWS {
-            let sample = space.random_sample(&mut self.rng)?;
-            if self.seen.insert(sample.stable_hash()) {
-                return Ok(Some(Proposal::evaluate(sample)));
+            let indices = space.random_indices(&mut self.rng)?;
+            if self.seen.insert(space.sample_hash(&indices)) {
+                return Ok(Some(Proposal::evaluate(space.sample_at(&indices))));
             }
         }
         // Every draw in a long run was a duplicate: what constraints leave of the space is spent.

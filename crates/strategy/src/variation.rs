@@ -1,9 +1,8 @@
 //! Mutation, crossover and deduplicated proposal, shared by the evolutionary strategies.
 
-use std::collections::HashSet;
-
 use hwnas_space::{Sample, SearchSpace};
 use rand::{Rng, RngExt};
+use rustc_hash::FxHashSet;
 
 use crate::StrategyError;
 use crate::random::MAX_DUPLICATE_DRAWS;
@@ -61,24 +60,29 @@ pub(crate) fn breed<R: Rng + ?Sized>(
 /// proposed; falls back to a fresh random sample when breeding keeps repeating itself.
 pub(crate) fn propose<R: Rng + ?Sized>(
     space: &SearchSpace,
-    seen: &mut HashSet<u64>,
+    seen: &mut FxHashSet<u64>,
     dedup: bool,
     rng: &mut R,
     mut breed: impl FnMut(&mut R) -> Vec<usize>,
 ) -> Result<Option<Sample>, StrategyError> {
+    // The last child found among those proposed before: most children of a low mutation rate
+    // repeat their parent, and are told apart without hashing again.
+    let mut last_seen: Option<Vec<usize>> = None;
     for attempt in 0..MAX_DUPLICATE_DRAWS {
         let indices = if attempt < MAX_DUPLICATE_DRAWS / 2 {
             breed(rng)
         } else {
             space.random_indices(rng)?
         };
-        if space.check_constraints(&indices).is_err() {
+        if space.check_constraints(&indices).is_err()
+            || (dedup && last_seen.as_ref() == Some(&indices))
+        {
             continue;
         }
-        let sample = space.sample_at(&indices);
-        if seen.insert(sample.stable_hash()) || !dedup {
-            return Ok(Some(sample));
+        if !dedup || seen.insert(space.sample_hash(&indices)) {
+            return Ok(Some(space.sample_at(&indices)));
         }
+        last_seen = Some(indices);
     }
     Ok(None)
 }

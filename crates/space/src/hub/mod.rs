@@ -9,6 +9,8 @@ pub use mobile_micro::{MobileMicroConfig, mobile_micro};
 pub use nasbench201::{NasBench201Config, OPERATIONS as NASBENCH201_OPERATIONS, nasbench201};
 pub use proxylessnas::{CANDIDATES as PROXYLESS_CANDIDATES, ProxylessConfig, proxylessnas};
 
+use std::sync::OnceLock;
+
 use crate::{ModelSpace, SpaceError};
 
 /// Names and one-line descriptions of the hub spaces.
@@ -29,13 +31,21 @@ pub const SPACES: [(&str, &str); 3] = [
 
 /// A hub space with its default settings.
 pub fn space(name: &str) -> Result<ModelSpace, SpaceError> {
-    match name {
-        "proxylessnas" => proxylessnas(&ProxylessConfig::default()),
-        "nasbench201" => nasbench201(&NasBench201Config::default()),
-        "mobile-micro" => mobile_micro(&MobileMicroConfig::default()),
-        _ => Err(SpaceError::UnknownSpace {
+    // Built once: every clone shares the labels and values, so samples of a space are recognised
+    // by pointer wherever they travel (a search validates each proposal several times).
+    static BUILT: [OnceLock<Result<ModelSpace, SpaceError>>; SPACES.len()] =
+        [const { OnceLock::new() }; SPACES.len()];
+    let Some(at) = SPACES.iter().position(|(known, _)| *known == name) else {
+        return Err(SpaceError::UnknownSpace {
             name: name.to_string(),
             available: SPACES.map(|(name, _)| name).join(", "),
-        }),
-    }
+        });
+    };
+    BUILT[at]
+        .get_or_init(|| match name {
+            "proxylessnas" => proxylessnas(&ProxylessConfig::default()),
+            "nasbench201" => nasbench201(&NasBench201Config::default()),
+            _ => mobile_micro(&MobileMicroConfig::default()),
+        })
+        .clone()
 }
