@@ -10,6 +10,7 @@ use hwnas_experiment::{
     BenchmarkEvaluator, Curve, EvaluatorConfig, Front, LatencySource, SearchConfig, mean_std,
     plot_curves, plot_fronts, welch_t_test,
 };
+use hwnas_middleware::Budget;
 use hwnas_profiler::{Costs, CountOptions, CountProfiler};
 use hwnas_space::{hub, metric};
 use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
@@ -104,52 +105,65 @@ pub struct BudgetArgs {
 }
 
 impl BudgetArgs {
-    /// Whether each cell of `bench` meets the budget, by index.
-    fn cells_within(&self, bench: &NasBench201) -> anyhow::Result<Vec<bool>> {
+    /// The bounds, as the searches enforce them.
+    fn limits(&self) -> Budget {
+        let mut budget = Budget::new();
+        if let Some(limit) = self.max_latency_ms {
+            budget = budget.max(metric::LATENCY_MS, limit);
+        }
+        if let Some(limit) = self.max_flops {
+            budget = budget.max(metric::FLOPS, limit);
+        }
+        budget
+    }
+
+    /// What prices the bounds: FLOPs and parameters, and the device's latency when one is named.
+    fn costs(&self, bench: &'static NasBench201) -> anyhow::Result<Costs> {
         self.validate()?;
-        let device = self
-            .device
-            .as_deref()
-            .map(|name| bench.device(name))
-            .transpose()?;
-        let space = hub::space("nasbench201")?;
-        let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+        let costs = Costs::counts(&hub::space("nasbench201")?)?;
+        Ok(match &self.device {
+            Some(name) => costs.with(
+                metric::LATENCY_MS,
+                bench.latency_profiler(bench.device(name)?),
+            ),
+            None => costs,
+        })
+    }
+
+    /// Whether each cell of `bench` meets the budget, by index, priced by `costs` (from
+    /// [`costs`](Self::costs)) as a search prices it; a budget no cell meets is refused with
+    /// what the cheapest cell costs.
+    fn cells_within(&self, bench: &NasBench201, costs: &Costs) -> anyhow::Result<Vec<bool>> {
+        let limits = self.limits();
         let within: Vec<bool> = (0..bench.len())
             .map(|index| {
-                device
-                    .zip(self.max_latency_ms)
-                    .is_none_or(|(device, limit)| bench.latency(index, device) <= limit)
-                    && self.max_flops.is_none_or(|limit| {
-                        counts
-                            .counts(&bench.sample(index))
-                            .is_ok_and(|c| c.flops as f64 <= limit)
-                    })
+                costs
+                    .costs(&bench.sample(index))
+                    .is_ok_and(|metrics| limits.admits(&metrics))
             })
             .collect();
         if within.contains(&true) {
             return Ok(within);
         }
-        let mut cheapest = Vec::new();
-        if let (Some(device), Some(_)) = (device, self.max_latency_ms) {
-            let fastest = (0..bench.len())
-                .map(|i| bench.latency(i, device))
-                .fold(f64::INFINITY, f64::min);
-            cheapest.push(format!(
-                "the fastest cell takes {fastest:.3} ms on {}",
-                device.name
+        let cheapest = |metric: &str| {
+            (0..bench.len())
+                .filter_map(|index| costs.cost(&bench.sample(index), metric).ok())
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut explained = Vec::new();
+        if let (Some(device), Some(_)) = (&self.device, self.max_latency_ms) {
+            let fastest = cheapest(metric::LATENCY_MS);
+            explained.push(format!(
+                "the fastest cell takes {fastest:.3} ms on {device}"
             ));
         }
         if self.max_flops.is_some() {
-            let fewest = (0..bench.len())
-                .filter_map(|i| counts.counts(&bench.sample(i)).ok())
-                .map(|c| c.flops)
-                .min()
-                .unwrap_or(0);
-            cheapest.push(format!("the smallest has {fewest} FLOPs"));
+            let fewest = cheapest(metric::FLOPS);
+            explained.push(format!("the smallest has {fewest} FLOPs"));
         }
         bail_input!(
             "no cell of NAS-Bench-201 meets the budget ({}): loosen it",
-            cheapest.join(", ")
+            explained.join(", ")
         );
     }
 
@@ -237,21 +251,17 @@ pub struct BestArgs {
 fn best(args: &BestArgs) -> anyhow::Result<()> {
     let budget = &args.budget;
     let bench = NasBench201::get();
-    let within = budget.cells_within(bench)?;
-    let device = budget
-        .device
-        .as_deref()
-        .map(|name| bench.device(name))
-        .transpose()?;
-    let space = hub::space("nasbench201")?;
-    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+    let costs = budget.costs(bench)?;
+    let within = budget.cells_within(bench, &costs)?;
     let n_within = within.iter().filter(|&&w| w).count();
     let best = bench.best(args.dataset, |index| within[index]);
     let index = best.expect("cells_within refuses a budget no cell meets");
     let accuracy = bench.accuracy(index, args.dataset);
     let sample = bench.sample(index);
-    let flops = counts.counts(&sample)?.flops;
-    let latency = device.map(|d| bench.latency(index, d));
+    let metrics = costs.costs(&sample)?;
+    // Counted exactly: an integer.
+    let flops = metrics[metric::FLOPS] as u64;
+    let latency = metrics.get(metric::LATENCY_MS).copied();
     let mut out = std::io::stdout().lock();
     if args.output.json {
         let line = json!({
@@ -266,8 +276,8 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
             "index {index}: {} {accuracy:.2} %, flops {flops}",
             args.dataset
         )?;
-        if let (Some(device), Some(ms)) = (device, latency) {
-            write!(out, ", {} {ms:.3} ms", device.name)?;
+        if let (Some(device), Some(ms)) = (&budget.device, latency) {
+            write!(out, ", {device} {ms:.3} ms")?;
         }
         writeln!(
             out,
@@ -290,7 +300,9 @@ pub struct LandscapeArgs {
 
 fn landscape(args: &LandscapeArgs) -> anyhow::Result<()> {
     let bench = NasBench201::get();
-    let within = args.budget.cells_within(bench)?;
+    let within = args
+        .budget
+        .cells_within(bench, &args.budget.costs(bench)?)?;
     let landscape = bench
         .landscape(args.dataset, |index| within[index])
         .expect("cells_within refuses a budget no cell meets");
@@ -400,16 +412,11 @@ impl CompareArgs {
                 dataset: self.dataset,
             },
             latency: self.budget.device.clone().map(LatencySource::Benchmark),
+            budget: self.budget.limits(),
             trials: self.trials,
             seed,
             ..SearchConfig::new("nasbench201")
         };
-        if let Some(limit) = self.budget.max_latency_ms {
-            search.budget = search.budget.max(metric::LATENCY_MS, limit);
-        }
-        if let Some(limit) = self.budget.max_flops {
-            search.budget = search.budget.max(metric::FLOPS, limit);
-        }
         search.strategy = match strategy {
             CompareStrategy::Random => StrategyConfig::Random { seed },
             CompareStrategy::Evolution => StrategyConfig::Evolution(EvolutionConfig {
@@ -440,26 +447,13 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     let bench = NasBench201::get();
     let space = hub::space("nasbench201")?;
-    let mut costs = Costs::counts(&space)?;
-    args.budget.validate()?;
-    if let Some(name) = &args.budget.device {
-        costs = costs.with(
-            metric::LATENCY_MS,
-            bench.latency_profiler(bench.device(name)?),
-        );
-    }
+    let costs = args.budget.costs(bench)?;
     // The optimum under the same budget: what a perfect search finds.
-    let budget = args.search(args.strategies[0], 0).budget;
+    let within = args.budget.cells_within(bench, &costs)?;
     let optimum = bench
-        .best(args.dataset, |index| {
-            costs
-                .costs(&bench.sample(index))
-                .is_ok_and(|metrics| budget.admits(&metrics))
-        })
-        .map(|index| bench.accuracy(index, args.dataset));
-    let Some(optimum) = optimum else {
-        bail_input!("no cell of NAS-Bench-201 meets the budget: loosen it");
-    };
+        .best(args.dataset, |index| within[index])
+        .map(|index| bench.accuracy(index, args.dataset))
+        .expect("cells_within refuses a budget no cell meets");
     let evaluator = BenchmarkEvaluator::new(args.dataset);
     let mut curves = Vec::new();
     let mut finals: Vec<(String, Vec<f64>)> = Vec::new();

@@ -1589,6 +1589,20 @@ fn cli_bench_compare_searches_in_memory_against_the_optimum() {
     let svg = std::fs::read_to_string(dir.path().join("compare_cifar100.svg")).unwrap();
     assert_eq!(svg.matches("<polygon").count(), 3, "{svg}");
     assert!(dir.path().join("compare_cifar100.png").is_file());
+
+    // The mutation rate reaches both evolutionary strategies and leaves random search alone.
+    let mut mutated = args.to_vec();
+    mutated.extend_from_slice(&["--mutation-prob", "0.5"]);
+    let (code, stdout, stderr) = run(&mutated, "");
+    assert_eq!(code, 0, "{stderr}");
+    let mutated: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(mutated[0]["mean"], lines[0]["mean"]);
+    for i in [1, 2] {
+        assert_ne!(mutated[i]["mean"], lines[i]["mean"], "{}", lines[i]);
+    }
 }
 
 #[test]
