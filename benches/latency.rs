@@ -3,13 +3,17 @@
 //! `forward` times one forward pass (with a device sync) of the same frozen ProxylessNAS samples
 //! at 1x3x64x64 on each backend compiled in: flex always, ndarray, wgpu and cuda with their
 //! features (`cargo bench -p hwnas-benches --features wgpu --bench latency`). `predict` times a
-//! latency-predictor query, which must stay under a microsecond.
+//! latency-predictor query, which must stay under a microsecond; `fit_nasbench201` a table fitted
+//! from a few measurements (under a second) and `predict_fitted_nasbench201` its query.
 
 use std::time::Duration;
 
 use burn::tensor::{Device, Distribution, Tensor};
 use divan::{Bencher, black_box};
-use hwnas_profiler::{LatencyConfig, LatencyPredictor, PredictorConfig};
+use hwnas_benchmark::NasBench201;
+use hwnas_profiler::{
+    DeviceFingerprint, LatencyConfig, LatencyPredictor, Measurement, PredictorConfig,
+};
 use hwnas_space::{ModelSpace, Sample, Shape, hub};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -120,4 +124,72 @@ fn predict(bencher: Bencher, name: &str) {
         i = (i + 1) % samples.len();
         predictor.predict(black_box(&samples[i])).unwrap()
     });
+}
+
+/// A NAS-Bench-201 table fitted from `k` networks measured on a device (the Pixel 2's published
+/// latencies standing in), the other 21 devices as references: `hwnas latency fit nasbench201`
+/// without reading files. Target: under a second for K <= 50.
+#[divan::bench(args = [10, 50], sample_count = 10)]
+fn fit_nasbench201(bencher: Bencher, k: usize) {
+    let (space, references, measurements) = nasbench201_measurements(k);
+    bencher.bench_local(|| {
+        LatencyPredictor::fit(
+            &space,
+            1,
+            &[],
+            black_box(&references),
+            black_box(&measurements),
+            DeviceFingerprint::of(&Device::flex()),
+            "bench",
+        )
+        .unwrap()
+    });
+}
+
+/// A query of that fitted table (layers plus one entry per architecture). Target: under a
+/// microsecond.
+#[divan::bench]
+fn predict_fitted_nasbench201(bencher: Bencher) {
+    let (space, references, measurements) = nasbench201_measurements(10);
+    let table = LatencyPredictor::fit(
+        &space,
+        1,
+        &[],
+        &references,
+        &measurements,
+        DeviceFingerprint::of(&Device::flex()),
+        "bench",
+    )
+    .unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let samples: Vec<Sample> = (0..1024)
+        .map(|_| space.search_space().random_sample(&mut rng).unwrap())
+        .collect();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % samples.len();
+        table.predict(black_box(&samples[i])).unwrap()
+    });
+}
+
+type References = Vec<(String, Vec<f32>)>;
+
+fn nasbench201_measurements(k: usize) -> (ModelSpace, References, Vec<Measurement>) {
+    let bench = NasBench201::get();
+    let pixel2 = bench.device("pixel2").unwrap();
+    let space = hub::space("nasbench201").unwrap();
+    let measurements = (0..k)
+        .map(|i| {
+            let index = (i * 1009) % bench.len();
+            Measurement {
+                sample: bench.sample(index),
+                latency_ms: bench.latency(index, pixel2),
+            }
+        })
+        .collect();
+    (
+        space,
+        bench.reference_latencies(Some("pixel2")),
+        measurements,
+    )
 }

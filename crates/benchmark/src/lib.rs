@@ -23,11 +23,13 @@
 //! ```
 
 mod device;
+mod few_shot;
 mod landscape;
 mod nasbench201;
 mod pack;
 
 pub use device::{Device, DeviceKind, Origin};
+pub use few_shot::{HELP_SPEARMAN_10, HeldOut};
 pub use landscape::Landscape;
 pub use nasbench201::{Dataset, DeviceLatency, NasBench201};
 pub use pack::{PACKED_NASBENCH201, pack_nasbench201};
@@ -50,6 +52,9 @@ pub enum BenchmarkError {
         /// The devices, comma separated.
         known: String,
     },
+    /// A device's latency cannot be fitted from the measurements given.
+    #[error("latency fit: {0}")]
+    Fit(#[from] hwnas_profiler::fit::FitError),
     /// A table to pack, or the packed table, is malformed.
     #[error("benchmark table: {0}")]
     Table(String),

@@ -68,7 +68,7 @@ pub struct NasBench201 {
     /// Per benchmark index, its cell as choice indices of `space` (declaration order).
     pub(crate) cells: Vec<[u8; 6]>,
     /// Benchmark index by the cell's code (choice indices read as base-5 digits).
-    index_by_code: Vec<u32>,
+    pub(crate) index_by_code: Vec<u32>,
     /// Per dataset, then per device, one value per index.
     accuracy: Vec<Vec<f32>>,
     latency: Vec<Vec<f32>>,

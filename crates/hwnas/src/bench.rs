@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use hwnas_benchmark::{Dataset, NasBench201, pack_nasbench201};
+use hwnas_benchmark::{Dataset, HELP_SPEARMAN_10, NasBench201, pack_nasbench201};
 use hwnas_experiment::{
     BenchmarkEvaluator, Curve, EvaluatorConfig, Front, LatencySource, SearchConfig, mean_std,
     plot_curves, plot_fronts, welch_t_test,
@@ -38,6 +38,9 @@ pub enum BenchCommand {
     /// How accuracy is laid out over the cells a budget admits, as one-edge mutations see it:
     /// local optima, neighbours within the budget, greedy climbs that reach the optimum.
     Landscape(LandscapeArgs),
+    /// Leave one device out: fit each device's latency from a few of its cells with the other
+    /// devices as the prior (what `hwnas latency fit nasbench201` does) and rank the rest.
+    LatencyFit(LatencyFitArgs),
     /// How well FLOPs, parameters and a latency table built here rank each device's latency
     /// over all cells (Kendall's tau, Spearman's rho).
     Rank(RankArgs),
@@ -53,6 +56,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Compare(args) => compare(args),
         BenchCommand::Fronts(args) => fronts(args),
         BenchCommand::Landscape(args) => landscape(args),
+        BenchCommand::LatencyFit(args) => latency_fit(args),
         BenchCommand::Rank(args) => rank(args),
         BenchCommand::Pack(args) => pack(args),
     }
@@ -284,6 +288,117 @@ fn best(args: &BestArgs) -> anyhow::Result<()> {
             " (best of {n_within} cells within the budget)\n{sample}"
         )?;
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct LatencyFitArgs {
+    /// Cells measured on the held-out device, per fit (each at least 3).
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20,50")]
+    k: Vec<usize>,
+    /// Random draws of the measured cells per device and K.
+    #[arg(long, default_value_t = 20)]
+    draws: usize,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// One JSON object per device and K.
+    #[arg(long)]
+    json: bool,
+}
+
+fn latency_fit(args: &LatencyFitArgs) -> anyhow::Result<()> {
+    if args.draws == 0 {
+        bail_input!("--draws must be at least 1");
+    }
+    let bench = NasBench201::get();
+    let held_out = bench.leave_one_device_out(&args.k, args.draws, args.seed)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for row in &held_out {
+            writeln!(out, "{}", serde_json::to_string(row)?)?;
+        }
+        return Ok(());
+    }
+    let row = |device: &str, k: usize| {
+        held_out
+            .iter()
+            .find(|r| r.device.name == device && r.k == k)
+            .expect("every device and K")
+    };
+    let help = |device: &str| {
+        HELP_SPEARMAN_10
+            .iter()
+            .find(|(name, _)| *name == device)
+            .map(|(_, rho)| *rho)
+    };
+    writeln!(
+        out,
+        "Each device left out in turn: its latency fitted from K random cells ({} draws, seed {}) \
+         with the other {} devices as references; ranked over every cell not measured.\n",
+        args.draws,
+        args.seed,
+        bench.devices().len() - 1
+    )?;
+    let ks = |f: &dyn Fn(usize) -> String| -> String {
+        args.k.iter().map(|&k| f(k)).collect::<Vec<_>>().join(" | ")
+    };
+    writeln!(
+        out,
+        "| device | FLOPs rho | {} | HELP K=10 (published) |\n| --- | --- |{} --- |",
+        ks(&|k| format!("rho K={k}")),
+        " --- |".repeat(args.k.len())
+    )?;
+    let devices: Vec<&str> = bench.devices().iter().map(|d| d.name).collect();
+    let mean_over = |names: &[&str], value: &dyn Fn(&str) -> f64| -> f64 {
+        names.iter().map(|name| value(name)).sum::<f64>() / names.len() as f64
+    };
+    let first_k = args.k[0];
+    for device in &devices {
+        writeln!(
+            out,
+            "| {device} | {:.3} | {} | {} |",
+            row(device, first_k).flops_spearman,
+            ks(&|k| format!("{:.3}", row(device, k).spearman)),
+            help(device).map_or(String::new(), |rho| format!("{rho:.3}"))
+        )?;
+    }
+    let helps: Vec<&str> = HELP_SPEARMAN_10.iter().map(|(name, _)| *name).collect();
+    for (name, group) in [
+        ("mean, all devices", &devices),
+        ("mean, HELP's six", &helps),
+    ] {
+        let published = if group.len() == helps.len() {
+            format!("{:.3}", mean_over(group, &|d| help(d).unwrap_or(0.0)))
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "| {name} | {:.3} | {} | {published} |",
+            mean_over(group, &|d| row(d, first_k).flops_spearman),
+            ks(&|k| format!("{:.3}", mean_over(group, &|d| row(d, k).spearman)))
+        )?;
+    }
+    writeln!(
+        out,
+        "\n| mean over all devices | {} |\n| --- |{}",
+        ks(&|k| format!("K={k}")),
+        " --- |".repeat(args.k.len())
+    )?;
+    writeln!(
+        out,
+        "| Kendall tau | {} |",
+        ks(&|k| format!("{:.3}", mean_over(&devices, &|d| row(d, k).kendall)))
+    )?;
+    writeln!(
+        out,
+        "| within +-10 % | {} |",
+        ks(&|k| format!(
+            "{:.1} %",
+            100.0 * mean_over(&devices, &|d| row(d, k).within_10_percent)
+        ))
+    )?;
     Ok(())
 }
 

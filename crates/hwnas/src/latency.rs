@@ -1,4 +1,5 @@
-//! `hwnas latency measure|build|predict|evaluate`: latency on real devices and its predictor.
+//! `hwnas latency measure|build|predict|evaluate|compare|fit|calibrate`: latency on real devices
+//! and its predictor.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use hwnas_benchmark::NasBench201;
 use hwnas_profiler::rank::PredictionAccuracy;
 use hwnas_profiler::{
-    LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, Statistic,
+    BURN_VERSION, DeviceFingerprint, LatencyConfig, LatencyPredictor, LatencyProfiler, Measurement,
+    PredictorConfig, Statistic, read_measurements,
 };
 use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
 use serde_json::json;
@@ -31,6 +34,12 @@ pub enum LatencyCommand {
     /// Rank the same random samples on several devices (their tables, optionally measured) and
     /// compare the rankings.
     Compare(CompareArgs),
+    /// Fit a table for a device from a few networks measured on it, with base tables (and, for
+    /// `nasbench201`, the benchmark's published devices) as the prior.
+    Fit(FitArgs),
+    /// Measure a few random samples on a device now and fit a table to them: the fix when the
+    /// machine's speed has drifted since the table was built, or a table moved to another device.
+    Calibrate(CalibrateArgs),
 }
 
 pub fn run(command: &LatencyCommand) -> anyhow::Result<()> {
@@ -40,6 +49,8 @@ pub fn run(command: &LatencyCommand) -> anyhow::Result<()> {
         LatencyCommand::Predict(args) => predict(args),
         LatencyCommand::Evaluate(args) => evaluate(args),
         LatencyCommand::Compare(args) => compare(args),
+        LatencyCommand::Fit(args) => fit(args),
+        LatencyCommand::Calibrate(args) => calibrate(args),
     }
 }
 
@@ -208,7 +219,10 @@ fn summary(accuracy: &PredictionAccuracy) -> String {
 }
 
 /// Loads a latency table and checks that it was built for `space` at its input.
-fn load_table_for(path: &std::path::Path, space: &ModelSpace) -> anyhow::Result<LatencyPredictor> {
+fn load_table_for(
+    path: &std::path::Path,
+    space: &ModelSpace,
+) -> anyhow::Result<(LatencyPredictor, ModelSpace)> {
     let (predictor, table_space) = load_table(path)?;
     if table_space.name() != space.name() || table_space.input() != space.input() {
         bail_input!(
@@ -220,7 +234,7 @@ fn load_table_for(path: &std::path::Path, space: &ModelSpace) -> anyhow::Result<
             space.input()
         );
     }
-    Ok(predictor)
+    Ok((predictor, table_space))
 }
 
 /// The predictor of a table file, for the hub space and input it names.
@@ -277,7 +291,7 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
 
 #[derive(Args)]
 pub struct EvaluateArgs {
-    /// A table written by `hwnas latency build`.
+    /// A table written by `hwnas latency build`, `fit` or `calibrate`.
     #[arg(long)]
     table: PathBuf,
     /// Held-out random samples measured end to end.
@@ -295,47 +309,73 @@ pub struct EvaluateArgs {
     /// machine agrees with itself, the yardstick for the predictor.
     #[arg(long)]
     twice: bool,
+    /// Compare with these measurements instead of measuring (JSON lines, as `hwnas latency fit
+    /// --measured` reads): a device this machine cannot run, or measurements taken earlier.
+    #[arg(long, conflicts_with_all = ["samples", "seed", "twice"])]
+    measured: Option<PathBuf>,
 }
 
 fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let (predictor, space) = load_table(&args.table)?;
-    let device = args.device.device.device()?;
-    predictor.check_device(&device)?;
-    let runs = if args.twice { 2 } else { 1 };
-    let mut measurements = Vec::with_capacity(runs);
-    for run in 0..runs {
-        let what = if run == 0 { "samples" } else { "samples again" };
-        let bar = bar(args.samples, what);
-        let result = predictor.evaluate(
-            &space,
-            &device,
-            args.samples,
-            args.seed,
-            &args.timing.config(),
-            &mut |done, _| bar.set_position(done as u64),
-        );
-        bar.finish_and_clear();
-        measurements.push(result?);
-    }
     let file = predictor.file();
-    let mut columns = vec![("predicted vs measured", measurements[0].0.clone())];
-    if let [(_, first), (_, second)] = &measurements[..] {
-        let measured = |rows: &[hwnas_profiler::Evaluated]| -> Vec<f64> {
-            rows.iter().map(|row| row.measured_ms).collect()
-        };
+    let mut columns = Vec::new();
+    let what = if let Some(path) = &args.measured {
+        let measurements = read_measurements(path, &space)?;
+        if measurements.len() < 2 {
+            bail_input!(
+                "{}: {} measurements, evaluation needs at least 2",
+                path.display(),
+                measurements.len()
+            );
+        }
+        let predicted = measurements
+            .iter()
+            .map(|m| predictor.predict(&m.sample))
+            .collect::<Result<Vec<_>, _>>()?;
+        let measured: Vec<f64> = measurements.iter().map(|m| m.latency_ms).collect();
         columns.push((
-            "measured vs measured again",
-            PredictionAccuracy::new(&measured(first), &measured(second)),
+            "predicted vs measured",
+            PredictionAccuracy::new(&predicted, &measured),
         ));
-    }
+        format!("{} measurements from {}", measured.len(), path.display())
+    } else {
+        let device = args.device.device.device()?;
+        predictor.check_device(&device)?;
+        let runs = if args.twice { 2 } else { 1 };
+        let mut measurements = Vec::with_capacity(runs);
+        for run in 0..runs {
+            let what = if run == 0 { "samples" } else { "samples again" };
+            let bar = bar(args.samples, what);
+            let result = predictor.evaluate(
+                &space,
+                &device,
+                args.samples,
+                args.seed,
+                &args.timing.config(),
+                &mut |done, _| bar.set_position(done as u64),
+            );
+            bar.finish_and_clear();
+            measurements.push(result?);
+        }
+        columns.push(("predicted vs measured", measurements[0].0.clone()));
+        if let [(_, first), (_, second)] = &measurements[..] {
+            let measured = |rows: &[hwnas_profiler::Evaluated]| -> Vec<f64> {
+                rows.iter().map(|row| row.measured_ms).collect()
+            };
+            columns.push((
+                "measured vs measured again",
+                PredictionAccuracy::new(&measured(first), &measured(second)),
+            ));
+        }
+        format!("{} held-out samples", args.samples)
+    };
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "`{}` at {:?} on {}: {} held-out samples, {} latency",
+        "`{}` at {:?} on {}: {what}, {} latency",
         file.space,
         file.input,
         file.device,
-        args.samples,
         file.statistic.name()
     )?;
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
@@ -395,7 +435,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let (first, space) = load_table(&args.tables[0])?;
     let mut tables = vec![first];
     for path in &args.tables[1..] {
-        tables.push(load_table_for(path, &space)?);
+        tables.push(load_table_for(path, &space)?.0);
     }
     if !(args.measure.is_empty() || args.measure.len() == tables.len()) {
         bail_input!(
@@ -479,5 +519,223 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             )?;
         }
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// The measured networks: JSON lines, each with a `sample` and its `latency_ms` (or
+    /// `median_ms`, as `hwnas latency measure --json` writes).
+    #[arg(long)]
+    measured: PathBuf,
+    /// Tables of the same space and input (built or fitted, on any device): the prior.
+    #[arg(long)]
+    base: Vec<PathBuf>,
+    /// The device the networks were measured on, when this machine runs it: the table then
+    /// names it, and `hwnas latency evaluate` accepts it here.
+    #[arg(long)]
+    device: Option<Backend>,
+    /// Where to write the table (JSON).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn fit(args: &FitArgs) -> anyhow::Result<()> {
+    let (space, batch) = args.space.load()?;
+    let bases = args
+        .base
+        .iter()
+        .map(|path| {
+            let (table, _) = load_table_for(path, &space)?;
+            let table_batch = table.file().input.first().copied().unwrap_or(1);
+            if table_batch != batch {
+                bail_input!(
+                    "{} was built at batch {table_batch}, not {batch}",
+                    path.display()
+                );
+            }
+            Ok(table)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let measurements = read_measurements(&args.measured, &space)?;
+    let device = match args.device {
+        Some(backend) => DeviceFingerprint::of(&backend.device()?),
+        None => DeviceFingerprint {
+            device: format!("measured in {}", args.measured.display()),
+            cpu: "unknown".into(),
+            threads: 0,
+            burn: BURN_VERSION.into(),
+        },
+    };
+    let references = NasBench201::get().references_for(&space)?;
+    let table = LatencyPredictor::fit(
+        &space,
+        batch,
+        &bases,
+        &references,
+        &measurements,
+        device,
+        &args.measured.display().to_string(),
+    )?;
+    table.save(&args.out)?;
+    print_fit(&table, &args.out)
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// The table to calibrate.
+    #[arg(long)]
+    table: PathBuf,
+    /// The device to measure on now (the table's own, or another to move the table to).
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// Random samples measured (interleaved).
+    #[arg(long, default_value_t = 10)]
+    samples: usize,
+    /// Seed of the samples.
+    #[arg(long, default_value_t = 2)]
+    seed: u64,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Where to write the calibrated table (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the measurements here (JSON lines, as `hwnas latency fit --measured` reads).
+    #[arg(long)]
+    save_measured: Option<PathBuf>,
+}
+
+fn calibrate(args: &CalibrateArgs) -> anyhow::Result<()> {
+    let (base, space) = load_table(&args.table)?;
+    if args.samples == 0 {
+        bail_input!("--samples must be at least 1");
+    }
+    let device = args.device.device.device()?;
+    let batch = base.file().input.first().copied().unwrap_or(1);
+    let samples = distinct_samples(&space, args.samples, args.seed)?;
+    let profiler = LatencyProfiler::new(
+        space.clone(),
+        device.clone(),
+        LatencyConfig {
+            batch,
+            ..args.timing.config()
+        },
+    )?;
+    interrupt::install(OnSignal::Quit("no table was written"))?;
+    let bar = bar(samples.len(), "samples");
+    let latencies = profiler.measure_many(&samples, &mut |done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let statistic = base.file().statistic;
+    let measurements: Vec<Measurement> = samples
+        .into_iter()
+        .zip(latencies?)
+        .map(|(sample, latency)| Measurement {
+            sample,
+            latency_ms: latency.get(statistic),
+        })
+        .collect();
+    if let Some(path) = &args.save_measured {
+        let mut text = String::new();
+        for m in &measurements {
+            text.push_str(&json!({"sample": m.sample, "latency_ms": m.latency_ms}).to_string());
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let references = NasBench201::get().references_for(&space)?;
+    let table = LatencyPredictor::fit(
+        &space,
+        batch,
+        std::slice::from_ref(&base),
+        &references,
+        &measurements,
+        DeviceFingerprint::of(&device),
+        &format!(
+            "{} random samples (seed {}) on {}",
+            args.samples, args.seed, args.device.device
+        ),
+    )?;
+    table.save(&args.out)?;
+    print_fit(&table, &args.out)
+}
+
+/// `n` random samples of distinct networks (seeded); fewer when the space has fewer.
+fn distinct_samples(
+    space: &ModelSpace,
+    n: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<hwnas_space::Sample>> {
+    let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(seed);
+    let mut seen = std::collections::HashSet::new();
+    let mut samples = Vec::with_capacity(n);
+    // A space with fewer networks than asked stops after a generous number of draws.
+    for _ in 0..n.saturating_mul(100) {
+        if samples.len() == n {
+            break;
+        }
+        let sample = space.search_space().random_sample(&mut rng)?;
+        if seen.insert(space.architecture_hash(&sample)?) {
+            samples.push(sample);
+        }
+    }
+    Ok(samples)
+}
+
+/// What a fitted table holds: the model that won, its terms and how it predicts left-out
+/// measurements.
+fn print_fit(table: &LatencyPredictor, path: &std::path::Path) -> anyhow::Result<()> {
+    let file = table.file();
+    let provenance = file.fitted.as_ref().expect("a fitted table");
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "`{}` at {:?} for {}: {} measurements, {} base tables, {} reference devices",
+        file.space,
+        file.input,
+        file.device,
+        provenance.measurements,
+        provenance.bases.len(),
+        provenance.references
+    )?;
+    match &provenance.fit {
+        None => writeln!(out, "no measurements: the base unchanged")?,
+        Some(fit) => {
+            for candidate in &fit.candidates {
+                let error = candidate
+                    .loo_rmsle
+                    .map_or("(chosen in-sample)".to_string(), |e| {
+                        format!("left-out RMS log error {e:.4}")
+                    });
+                let mark = if candidate.name == fit.model {
+                    "*"
+                } else {
+                    " "
+                };
+                writeln!(out, "{mark} {:<32} {error}", candidate.name)?;
+            }
+            let terms: Vec<String> = fit
+                .terms
+                .iter()
+                .map(|t| format!("{:.4} x {}", t.weight, t.name))
+                .collect();
+            writeln!(
+                out,
+                "model `{}`: {} {:+.4} ms",
+                fit.model,
+                terms.join(" + "),
+                fit.intercept
+            )?;
+            if let Some(accuracy) = &fit.leave_one_out {
+                writeln!(
+                    out,
+                    "each measurement left out in turn: {}",
+                    summary(accuracy)
+                )?;
+            }
+        }
+    }
+    writeln!(out, "wrote {}", path.display())?;
     Ok(())
 }

@@ -40,7 +40,9 @@ pub struct SearchArgs {
     /// batch 1.
     #[arg(long)]
     max_latency_ms: Option<f64>,
-    /// A latency table from `hwnas latency build` for this space (predicts `latency_ms`).
+    /// A latency table from `hwnas latency build`, `fit` or `calibrate` for this space (predicts
+    /// `latency_ms`); calibrate it first when `hwnas latency evaluate` finds the machine's speed
+    /// has moved since it was built.
     #[arg(long)]
     table: Option<PathBuf>,
     /// Answer trials from NAS-Bench-201's test accuracies on this dataset instead of training

@@ -1724,3 +1724,240 @@ fn cli_bench_rank_correlates_counts_with_a_device() {
     let (code, _, stderr) = run(&["bench", "rank", "--devices", "tpu"], "");
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn cli_latency_fit_from_published_devices_and_calibrate_a_drifted_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let bench = hwnas_benchmark::NasBench201::get();
+    let eyeriss = bench.device("eyeriss").unwrap();
+    let cells = [3, 141, 592, 653, 5897, 9323, 8462, 6433, 8327, 9502];
+    let measured: String = cells
+        .iter()
+        .map(|&i| {
+            format!(
+                "{}\n",
+                serde_json::json!({"sample": bench.sample(i), "latency_ms": bench.latency(i, eyeriss)})
+            )
+        })
+        .collect();
+    std::fs::write(path("eyeriss.jsonl"), &measured).unwrap();
+    let fit = [
+        "latency",
+        "fit",
+        "nasbench201",
+        "--measured",
+        &path("eyeriss.jsonl"),
+        "--out",
+        &path("eyeriss.json"),
+    ];
+    let (code, stdout, stderr) = run(&fit, "");
+    assert_eq!(code, 0, "{stderr}");
+    // A device the benchmark publishes is its own best reference.
+    assert!(stdout.contains("22 reference devices"), "{stdout}");
+    assert!(stdout.contains("1.0000 x device eyeriss"), "{stdout}");
+    let samples: String = [7, 77, 7777]
+        .iter()
+        .map(|&i| format!("{}\n", bench.sample(i)))
+        .collect();
+    let (code, stdout, stderr) = run(
+        &[
+            "latency",
+            "predict",
+            "--table",
+            &path("eyeriss.json"),
+            "--sample",
+            "-",
+            "--json",
+        ],
+        &samples,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    for (line, index) in stdout.lines().zip([7, 77, 7777]) {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        let predicted = line["latency_ms"].as_f64().unwrap();
+        let published = bench.latency(index, eyeriss);
+        assert!((predicted - published).abs() < 1e-4 * published, "{line}");
+    }
+
+    // Bad measurements and bases: exit 2, naming the line or the table.
+    let mut lines: Vec<&str> = measured.lines().collect();
+    let bad_line = lines[1].replace("latency_ms", "seconds");
+    lines[1] = &bad_line;
+    std::fs::write(path("bad.jsonl"), lines.join("\n")).unwrap();
+    let mut bad = fit;
+    let bad_measured = path("bad.jsonl");
+    bad[4] = &bad_measured;
+    let (code, _, stderr) = run(&bad, "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("line 2: no `latency_ms`"), "{stderr}");
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "fit",
+            "mobile-micro",
+            "--measured",
+            &path("eyeriss.jsonl"),
+            "--out",
+            &path("x.json"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("line 1: not a sample of `mobile-micro`"),
+        "{stderr}"
+    );
+
+    // A table of this machine, calibrated to measurements taken now.
+    let table = path("table.json");
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "build",
+            "mobile-micro",
+            "--out",
+            &table,
+            "--fit-samples",
+            "3",
+            "--layer-budget-ms",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "fit",
+            "mobile-micro",
+            "--measured",
+            &path("eyeriss.jsonl"),
+            "--base",
+            &table,
+            "--input",
+            "1,1,28,28",
+            "--out",
+            &path("x.json"),
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("was built for `mobile-micro` at 1x8x8"),
+        "{stderr}"
+    );
+    let calibrated = path("calibrated.json");
+    let saved = path("calibration.jsonl");
+    let (code, stdout, stderr) = run(
+        &[
+            "latency",
+            "calibrate",
+            "--table",
+            &table,
+            "--samples",
+            "6",
+            "--budget-ms",
+            "5",
+            "--out",
+            &calibrated,
+            "--save-measured",
+            &saved,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("6 measurements, 1 base tables"), "{stdout}");
+    assert!(
+        stdout.contains("each measurement left out in turn"),
+        "{stdout}"
+    );
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+    };
+    let calibrated_file = read(&calibrated);
+    assert_eq!(calibrated_file["fitted"]["measurements"], 6);
+    assert_eq!(calibrated_file["device"], read(&table)["device"]);
+    assert_eq!(std::fs::read_to_string(&saved).unwrap().lines().count(), 6);
+    // The saved measurements fitted again give the same table.
+    let refitted = path("refitted.json");
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "fit",
+            "mobile-micro",
+            "--measured",
+            &saved,
+            "--base",
+            &table,
+            "--device",
+            "flex",
+            "--out",
+            &refitted,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let refitted_file = read(&refitted);
+    assert_eq!(refitted_file["layers"], calibrated_file["layers"]);
+    assert_eq!(refitted_file["intercept"], calibrated_file["intercept"]);
+    let (code, stdout, stderr) = run(
+        &[
+            "latency",
+            "evaluate",
+            "--table",
+            &refitted,
+            "--measured",
+            &saved,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("6 measurements from"), "{stdout}");
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "calibrate",
+            "--table",
+            &table,
+            "--samples",
+            "0",
+            "--out",
+            &calibrated,
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--samples must be at least 1"), "{stderr}");
+}
+
+#[test]
+fn cli_bench_latency_fit_leaves_each_device_out() {
+    let (code, stdout, stderr) = run(
+        &[
+            "bench",
+            "latency-fit",
+            "--k",
+            "10",
+            "--draws",
+            "2",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 22);
+    assert!(rows.iter().all(|r| r["k"] == 10 && r["draws"] == 2));
+    let (code, stdout, stderr) = run(&["bench", "latency-fit", "--k", "5,10", "--draws", "1"], "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("| mean, HELP's six |"), "{stdout}");
+    assert!(stdout.contains("| titan_rtx_256 |"), "{stdout}");
+    assert!(stdout.contains("0.987 |"), "{stdout}");
+    let (code, _, stderr) = run(&["bench", "latency-fit", "--k", "2"], "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("at least 3"), "{stderr}");
+}

@@ -13,6 +13,9 @@ pub enum ProfileError {
     /// A latency table cannot be read, or was made for another space, input or device.
     #[error("latency table: {0}")]
     Table(String),
+    /// Measurements to fit a latency table to are not usable.
+    #[error("measurements: {0}")]
+    Measurements(String),
     /// The device failed while running a network.
     #[error("device failed: {0}")]
     Device(String),

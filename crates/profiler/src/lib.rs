@@ -28,6 +28,9 @@ mod count;
 mod error;
 #[cfg(feature = "burn")]
 mod fingerprint;
+pub mod fit;
+#[cfg(feature = "burn")]
+mod fitted;
 #[cfg(feature = "burn")]
 mod latency;
 #[cfg(feature = "burn")]
@@ -41,6 +44,11 @@ pub use count::{CountOptions, Counts, count_architecture, layer_counts};
 pub use error::ProfileError;
 #[cfg(feature = "burn")]
 pub use fingerprint::{BURN_VERSION, DeviceFingerprint};
+#[cfg(feature = "burn")]
+pub use fitted::{
+    FitProvenance, MAX_LISTED_ARCHITECTURES, Measurement, grid_len, grid_position,
+    read_measurements,
+};
 #[cfg(feature = "burn")]
 pub use latency::{
     DEFAULT_INTERLEAVE, INTERLEAVED_VISIT, Latency, LatencyConfig, LatencyProfiler, Statistic,

@@ -10,6 +10,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::DeviceFingerprint;
+use crate::fitted::{FitProvenance, grid_len, grid_position};
 use crate::latency::{LatencyConfig, LatencyProfiler, Statistic, time_interleaved};
 use crate::rank::{PredictionAccuracy, fit_line, fit_plane};
 use crate::table::LayerTable;
@@ -106,8 +107,16 @@ pub struct LatencyTableFile {
     pub per_layer_ms: f64,
     /// See `slope`; ms.
     pub intercept: f64,
-    /// Accuracy on the networks the correction was fitted on.
+    /// Added to the prediction per architecture, by grid position (see
+    /// [`grid_position`](crate::grid_position)): what a fitted table takes from published
+    /// latencies of other devices, for a space small enough to list. Empty for a built table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_architecture_ms: Vec<f32>,
+    /// Accuracy on the networks the correction (or, for a fitted table, the fit) was fitted on.
     pub fit: Option<PredictionAccuracy>,
+    /// How a fitted table was fitted (`hwnas latency fit` or `calibrate`); absent for a built one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted: Option<FitProvenance>,
     /// Seconds the build took.
     pub build_seconds: f64,
 }
@@ -141,6 +150,13 @@ impl LatencyTableFile {
                 return Err(ProfileError::Table(format!("`{name}` is {value}")));
             }
         }
+        if let Some(position) = self.per_architecture_ms.iter().position(|v| !v.is_finite()) {
+            return Err(ProfileError::Table(format!(
+                "`per_architecture_ms` #{} is {}",
+                position + 1,
+                self.per_architecture_ms[position]
+            )));
+        }
         if self.slope <= 0.0 {
             return Err(ProfileError::Table(format!(
                 "`slope` is {}: a slower layer would predict a faster network",
@@ -151,7 +167,7 @@ impl LatencyTableFile {
     }
 
     /// Each measured layer's latency, by layer key.
-    fn latency_by_layer(&self) -> HashMap<String, f64> {
+    pub(crate) fn latency_by_layer(&self) -> HashMap<String, f64> {
         self.layers
             .iter()
             .map(|l| (layer_key(&l.layer, l.input), l.ms))
@@ -169,7 +185,7 @@ impl LatencyTableFile {
 /// sample and adds a few table entries.
 #[derive(Debug, Clone)]
 pub struct LatencyPredictor {
-    file: LatencyTableFile,
+    pub(crate) file: LatencyTableFile,
     /// Per layer `slope * ms + per_layer_ms`: the whole correction but its intercept, folded in
     /// so that a query reads one table.
     table: LayerTable<f64>,
@@ -202,7 +218,7 @@ fn fit(sums: &[f64], counts: &[f64], times: &[f64]) -> (f64, f64, f64) {
 }
 
 /// The key of a distinct layer: its JSON and its input shape.
-fn layer_key(layer: &Layer, input: Shape) -> String {
+pub(crate) fn layer_key(layer: &Layer, input: Shape) -> String {
     format!(
         "{}@{input:?}",
         serde_json::to_string(layer).expect("a layer always serializes")
@@ -323,7 +339,9 @@ impl LatencyPredictor {
             slope: 1.0,
             per_layer_ms: 0.0,
             intercept: 0.0,
+            per_architecture_ms: Vec::new(),
             fit: None,
+            fitted: None,
             build_seconds: 0.0,
         };
         let latencies = file.latency_by_layer();
@@ -391,6 +409,16 @@ impl LatencyPredictor {
                 space.input().with_batch(batch)
             )));
         }
+        if !file.per_architecture_ms.is_empty() {
+            let listed = grid_len(space.search_space());
+            if Some(file.per_architecture_ms.len()) != listed {
+                return Err(ProfileError::Table(format!(
+                    "`per_architecture_ms` lists {} architectures, the space has {}",
+                    file.per_architecture_ms.len(),
+                    listed.map_or("too many to list".to_string(), |n| n.to_string())
+                )));
+            }
+        }
         let latencies = file.latency_by_layer();
         let (slope, per_layer) = (file.slope, file.per_layer_ms);
         let mut lookup = |layer: &Layer, input: Shape, _: Shape| {
@@ -443,7 +471,13 @@ impl LatencyPredictor {
 
     /// Predicted latency of validated choice indices, ms.
     pub fn predict_indices(&self, indices: &[usize]) -> Result<f64, ProfileError> {
-        Ok(self.table.cost_indices(indices)? + self.file.intercept)
+        let listed = if self.file.per_architecture_ms.is_empty() {
+            0.0
+        } else {
+            let position = grid_position(self.table.search_space(), indices);
+            f64::from(self.file.per_architecture_ms[position])
+        };
+        Ok(self.table.cost_indices(indices)? + self.file.intercept + listed)
     }
 
     /// Predicted latency of `sample`, ms.

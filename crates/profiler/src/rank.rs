@@ -65,27 +65,87 @@ impl PredictionAccuracy {
 }
 
 /// Kendall's tau-b (ties in either ranking accounted for); 0 when a ranking is constant.
+/// Knight's O(n log n) count: sort by `a`, then count the inversions of `b` by merge sort.
 pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
-    let (mut concordant, mut discordant, mut ties_a, mut ties_b) = (0i64, 0i64, 0i64, 0i64);
-    for i in 0..a.len() {
-        for j in (i + 1)..a.len() {
-            let da = (a[i] - a[j]).signum() * f64::from(a[i] != a[j]);
-            let db = (b[i] - b[j]).signum() * f64::from(b[i] != b[j]);
-            match (da == 0.0, db == 0.0) {
-                (true, true) => {}
-                (true, false) => ties_a += 1,
-                (false, true) => ties_b += 1,
-                (false, false) if da == db => concordant += 1,
-                (false, false) => discordant += 1,
+    let n = a.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| a[i].total_cmp(&a[j]).then(b[i].total_cmp(&b[j])));
+    let pairs = |run: u64| run * run.saturating_sub(1) / 2;
+    // Pairs tied in `a`, and tied in both.
+    let (mut tied_a, mut tied_both) = (0u64, 0u64);
+    let (mut run_a, mut run_both) = (1u64, 1u64);
+    for w in order.windows(2) {
+        let (i, j) = (w[0], w[1]);
+        if a[i] == a[j] {
+            run_a += 1;
+            if b[i] == b[j] {
+                run_both += 1;
+            } else {
+                tied_both += pairs(run_both);
+                run_both = 1;
             }
+        } else {
+            tied_a += pairs(run_a);
+            tied_both += pairs(run_both);
+            (run_a, run_both) = (1, 1);
         }
     }
-    let n_a = (concordant + discordant + ties_a) as f64;
-    let n_b = (concordant + discordant + ties_b) as f64;
+    tied_a += pairs(run_a);
+    tied_both += pairs(run_both);
+    let mut values: Vec<f64> = order.iter().map(|&i| b[i]).collect();
+    let mut buffer = values.clone();
+    let swaps = inversions(&mut values, &mut buffer);
+    // `values` is now `b` sorted: pairs tied in `b`.
+    let mut tied_b = 0u64;
+    let mut run_b = 1u64;
+    for w in values.windows(2) {
+        if w[0] == w[1] {
+            run_b += 1;
+        } else {
+            tied_b += pairs(run_b);
+            run_b = 1;
+        }
+    }
+    tied_b += pairs(run_b);
+    let all = pairs(n as u64);
+    let (n_a, n_b) = ((all - tied_a) as f64, (all - tied_b) as f64);
     if n_a == 0.0 || n_b == 0.0 {
         return 0.0;
     }
-    (concordant - discordant) as f64 / (n_a * n_b).sqrt()
+    let difference =
+        all as f64 - tied_a as f64 - tied_b as f64 + tied_both as f64 - 2.0 * swaps as f64;
+    difference / (n_a * n_b).sqrt()
+}
+
+/// Sorts `values` and returns how many pairs were out of order (equal values are not).
+fn inversions(values: &mut [f64], buffer: &mut [f64]) -> u64 {
+    let n = values.len();
+    if n < 2 {
+        return 0;
+    }
+    let middle = n / 2;
+    let mut count = {
+        let (left, right) = values.split_at_mut(middle);
+        let (left_buffer, right_buffer) = buffer.split_at_mut(middle);
+        inversions(left, left_buffer) + inversions(right, right_buffer)
+    };
+    let (mut i, mut j, mut k) = (0, middle, 0);
+    while i < middle && j < n {
+        if values[j] < values[i] {
+            count += (middle - i) as u64;
+            buffer[k] = values[j];
+            j += 1;
+        } else {
+            buffer[k] = values[i];
+            i += 1;
+        }
+        k += 1;
+    }
+    buffer[k..k + middle - i].copy_from_slice(&values[i..middle]);
+    k += middle - i;
+    buffer[k..k + n - j].copy_from_slice(&values[j..n]);
+    values.copy_from_slice(&buffer[..n]);
+    count
 }
 
 /// Spearman's rho: Pearson correlation of the ranks (ties get their mean rank).
@@ -191,6 +251,56 @@ mod tests {
         // d = (1, 1, 0, 0, 0): 1 - 6 * 2 / (5 * 24).
         assert!((spearman_rho(&a, &[2.0, 1.0, 3.0, 4.0, 5.0]) - 0.9).abs() < 1e-12);
         assert_eq!(ranks(&[3.0, 1.0, 3.0]), [2.5, 1.0, 2.5]);
+    }
+
+    /// The textbook O(n^2) tau-b.
+    fn kendall_tau_pairwise(a: &[f64], b: &[f64]) -> f64 {
+        let (mut concordant, mut discordant, mut ties_a, mut ties_b) = (0i64, 0i64, 0i64, 0i64);
+        for i in 0..a.len() {
+            for j in (i + 1)..a.len() {
+                match (a[i] == a[j], b[i] == b[j]) {
+                    (true, true) => {}
+                    (true, false) => ties_a += 1,
+                    (false, true) => ties_b += 1,
+                    _ if (a[i] < a[j]) == (b[i] < b[j]) => concordant += 1,
+                    _ => discordant += 1,
+                }
+            }
+        }
+        let n_a = (concordant + discordant + ties_a) as f64;
+        let n_b = (concordant + discordant + ties_b) as f64;
+        if n_a == 0.0 || n_b == 0.0 {
+            return 0.0;
+        }
+        (concordant - discordant) as f64 / (n_a * n_b).sqrt()
+    }
+
+    #[test]
+    fn kendall_tau_equals_the_pairwise_count_with_ties() {
+        // A small linear congruential stream: values with many ties in both rankings.
+        let mut state = 12345u64;
+        let mut next = |levels: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % levels) as f64
+        };
+        for (n, levels) in [
+            (0, 3),
+            (1, 3),
+            (2, 2),
+            (7, 3),
+            (50, 5),
+            (300, 40),
+            (301, 1000),
+        ] {
+            let a: Vec<f64> = (0..n).map(|_| next(levels)).collect();
+            let b: Vec<f64> = a.iter().map(|x| x + next(levels)).collect();
+            let fast = kendall_tau(&a, &b);
+            let slow = kendall_tau_pairwise(&a, &b);
+            assert!((fast - slow).abs() < 1e-12, "n {n}: {fast} against {slow}");
+        }
+        assert_eq!(kendall_tau(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), 0.0);
     }
 
     #[test]

@@ -430,6 +430,193 @@ mod latency {
             );
         }
     }
+
+    fn random_samples(space: &ModelSpace, n: usize, seed: u64) -> Vec<Sample> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        (0..n)
+            .map(|_| space.search_space().random_sample(&mut rng).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_table_fitted_to_a_drifted_machine_scales_its_base() {
+        use hwnas_profiler::{DeviceFingerprint, Measurement};
+        let space = hub::space("mobile-micro").unwrap();
+        let base = build(&space);
+        // The machine now runs every network 10 % faster than when the table was built.
+        let measurements: Vec<Measurement> = random_samples(&space, 12, 5)
+            .into_iter()
+            .map(|sample| Measurement {
+                latency_ms: 0.9 * base.predict(&sample).unwrap(),
+                sample,
+            })
+            .collect();
+        let here = DeviceFingerprint::of(&Device::flex());
+        let fitted = LatencyPredictor::fit(
+            &space,
+            1,
+            std::slice::from_ref(&base),
+            &[],
+            &measurements,
+            here.clone(),
+            "test",
+        )
+        .unwrap();
+        let provenance = fitted.file().fitted.clone().unwrap();
+        assert_eq!(provenance.measurements, 12);
+        let fit = provenance.fit.unwrap();
+        assert_eq!(fit.model, "scale base 1");
+        assert!((fit.terms[0].weight - 0.9).abs() < 1e-9);
+        assert!(fit.leave_one_out.unwrap().rmse_ms < 1e-9);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fitted.json");
+        fitted.save(&path).unwrap();
+        let loaded = LatencyPredictor::load(&path, &space).unwrap();
+        assert!(loaded.file() == fitted.file(), "changed in its round trip");
+        for sample in random_samples(&space, 50, 6) {
+            let expected = 0.9 * base.predict(&sample).unwrap();
+            let predicted = loaded.predict(&sample).unwrap();
+            assert!((predicted - expected).abs() < 1e-9 * expected.abs().max(1.0));
+        }
+
+        // No measurements: the base unchanged, said so in the file.
+        let unchanged = LatencyPredictor::fit(
+            &space,
+            1,
+            std::slice::from_ref(&base),
+            &[],
+            &[],
+            here,
+            "none",
+        )
+        .unwrap();
+        let mut file = unchanged.file().clone();
+        assert_eq!(file.fitted.take().unwrap().fit, None);
+        assert!(&file == base.file());
+    }
+
+    #[test]
+    fn fitting_refuses_a_base_of_another_space_and_bad_measurements() {
+        use hwnas_profiler::{DeviceFingerprint, read_measurements};
+        let space = hub::space("mobile-micro").unwrap();
+        let base = build(&space);
+        let nb201 = hub::space("nasbench201").unwrap();
+        let here = DeviceFingerprint::of(&Device::flex());
+        let error = LatencyPredictor::fit(&nb201, 1, &[base], &[], &[], here.clone(), "x")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("a base table was built for `mobile-micro`"),
+            "{error}"
+        );
+        let error = LatencyPredictor::fit(&space, 1, &[], &[], &[], here, "x")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("no measurements and 0 base tables"),
+            "{error}"
+        );
+
+        let [a, b] = <[Sample; 2]>::try_from(random_samples(&space, 2, 8)).unwrap();
+        let line = |sample: &Sample, key: &str, ms: &str| {
+            format!("{{\"sample\": {sample}, \"{key}\": {ms}}}")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("measured.jsonl");
+        let read = |text: String| {
+            std::fs::write(&path, text).unwrap();
+            read_measurements(&path, &space)
+        };
+        let good = read(format!(
+            "{}\n\n{}\n",
+            line(&a, "latency_ms", "1.5"),
+            line(&b, "median_ms", "2")
+        ))
+        .unwrap();
+        assert_eq!(good.len(), 2);
+        assert_eq!((good[0].latency_ms, good[1].latency_ms), (1.5, 2.0));
+        let nb201_sample = nb201.search_space().default_sample().unwrap();
+        for (text, expected) in [
+            (
+                format!("{}\n{{\"sample\": {b}}}", line(&a, "latency_ms", "1")),
+                "line 2: no `latency_ms`",
+            ),
+            (
+                format!(
+                    "{}\n{}",
+                    line(&a, "latency_ms", "1"),
+                    line(&b, "latency_ms", "-3")
+                ),
+                "line 2: latency -3 ms is not a latency",
+            ),
+            (
+                format!(
+                    "{}\n{}",
+                    line(&a, "latency_ms", "1"),
+                    line(&a, "latency_ms", "2")
+                ),
+                "line 2: the same network as line 1",
+            ),
+            (
+                line(&nb201_sample, "latency_ms", "1"),
+                "line 1: not a sample of `mobile-micro`",
+            ),
+            ("[1, 2]".to_string(), "line 1: not a measurement"),
+            ("{\"latency_ms\": 1}".to_string(), "line 1: no `sample`"),
+        ] {
+            let error = read(text).map(|_| ()).unwrap_err();
+            assert!(matches!(error, ProfileError::Measurements(_)));
+            assert!(
+                error.is_input() && error.to_string().contains(expected),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_listed_term_must_cover_every_architecture() {
+        let space = hub::space("nasbench201").unwrap();
+        let mut file = build(&space).file().clone();
+        file.per_architecture_ms = vec![0.5; 15_625];
+        let listed = LatencyPredictor::from_file(&space, file.clone()).unwrap();
+        let sample = space.search_space().default_sample().unwrap();
+        let difference = listed.predict(&sample).unwrap()
+            - LatencyPredictor::from_file(
+                &space,
+                hwnas_profiler::LatencyTableFile {
+                    per_architecture_ms: Vec::new(),
+                    ..file.clone()
+                },
+            )
+            .unwrap()
+            .predict(&sample)
+            .unwrap();
+        assert!((difference - 0.5).abs() < 1e-12, "{difference}");
+        file.per_architecture_ms.pop();
+        let error = LatencyPredictor::from_file(&space, file.clone())
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("lists 15624 architectures, the space has 15625"),
+            "{error}"
+        );
+        file.per_architecture_ms = vec![f32::NAN; 15_625];
+        let error = LatencyPredictor::from_file(&space, file)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`per_architecture_ms` #1 is NaN"),
+            "{error}"
+        );
+    }
 }
 
 /// Latency on wgpu: a GPU, or the Vulkan software driver (`mesa-vulkan-drivers`) without one.

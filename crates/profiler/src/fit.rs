@@ -1,0 +1,590 @@
+//! Latency of a device from a few measured networks.
+//!
+//! A fitted latency is a nonnegative combination of terms plus a free intercept: what a base
+//! table predicts (drift and transfer), per-layer features of the network (how many layers of
+//! each kind it runs, its FLOPs), and, for a space small enough to list, the published latencies
+//! of reference devices (a device is described by how it times reference networks, the HELP
+//! idea). Nonnegative weights keep every layer's cost nonnegative, which is physics and, with
+//! ten measurements against twenty terms, the regularisation. Several candidate models (subsets
+//! of the terms) are fitted and the one with the smallest leave-one-out error on the
+//! measurements wins, so nothing held out is ever looked at.
+
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+use hwnas_space::{Layer, ModelSpace, Shape};
+
+use crate::ProfileError;
+use crate::count::{CountOptions, layer_counts};
+use crate::rank::PredictionAccuracy;
+use crate::table::LayerTable;
+
+/// What a term of a fitted latency reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TermSource {
+    /// The prediction of base table number `.0` of [`Design::bases`].
+    Base(usize),
+    /// Per-layer feature number `.0` of [`Design::features`] (for a space: [`LayerFeatures`]).
+    Feature(usize),
+    /// Reference device number `.0` of [`Design::references`].
+    Reference(usize),
+}
+
+/// One weighted term of a [`LatencyFit`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Term {
+    /// What it reads, for people: `base <device>`, `layers: conv2d`, `MFLOPs`, `device pixel3`.
+    pub name: String,
+    /// What it reads.
+    pub source: TermSource,
+    /// Its weight (nonnegative): ms per unit of the term.
+    pub weight: f64,
+}
+
+/// A candidate model and its leave-one-out error on the measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateError {
+    /// The candidate (`scale base 1`, `layers`, `reference devices`, ...).
+    pub name: String,
+    /// Root mean squared log ratio of the left-out predictions to the measurements (0.1 is
+    /// about 10 %); `None` with fewer than three measurements, when the choice is in-sample.
+    pub loo_rmsle: Option<f64>,
+}
+
+/// A fitted latency: `sum of weight x term + intercept`, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyFit {
+    /// The candidate that won.
+    pub model: String,
+    /// Its terms with a nonzero weight.
+    pub terms: Vec<Term>,
+    /// ms.
+    pub intercept: f64,
+    /// Every candidate tried, with its error.
+    pub candidates: Vec<CandidateError>,
+    /// The winner's left-out predictions against the measurements (three or more).
+    pub leave_one_out: Option<PredictionAccuracy>,
+}
+
+/// The terms known at each measured network; `base`, `features` and `references` are indexed
+/// `[term][measurement]`.
+#[derive(Debug, Clone, Default)]
+pub struct Design {
+    /// Per base table, its name and its predictions.
+    pub bases: Vec<(String, Vec<f64>)>,
+    /// Per feature, its name and its values.
+    pub features: Vec<(String, Vec<f64>)>,
+    /// Per reference device, its name and its latencies.
+    pub references: Vec<(String, Vec<f64>)>,
+}
+
+/// Why a latency cannot be fitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    /// Fewer measurements than the terms need.
+    #[error("{0}")]
+    TooFew(String),
+    /// A measurement that is not a latency.
+    #[error("measurement #{index}: {value} ms is not a latency (a positive number)")]
+    NotALatency {
+        /// 1-based.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+}
+
+struct Candidate {
+    name: String,
+    terms: Vec<TermSource>,
+    intercept: bool,
+}
+
+impl Design {
+    fn column(&self, source: TermSource) -> &(String, Vec<f64>) {
+        match source {
+            TermSource::Base(i) => &self.bases[i],
+            TermSource::Feature(i) => &self.features[i],
+            TermSource::Reference(i) => &self.references[i],
+        }
+    }
+
+    /// The candidate models these terms allow with `k` measurements, simplest first (ties go
+    /// to the simpler).
+    fn candidates(&self, k: usize) -> Vec<Candidate> {
+        let mut candidates = Vec::new();
+        for (i, (name, _)) in self.bases.iter().enumerate() {
+            candidates.push(Candidate {
+                name: format!("scale {name}"),
+                terms: vec![TermSource::Base(i)],
+                intercept: false,
+            });
+        }
+        if k < 3 {
+            return candidates;
+        }
+        for (i, (name, _)) in self.bases.iter().enumerate() {
+            candidates.push(Candidate {
+                name: format!("{name} + intercept"),
+                terms: vec![TermSource::Base(i)],
+                intercept: true,
+            });
+        }
+        if self.bases.len() > 1 {
+            candidates.push(Candidate {
+                name: "mix of the bases".into(),
+                terms: (0..self.bases.len()).map(TermSource::Base).collect(),
+                intercept: true,
+            });
+        }
+        let features: Vec<TermSource> = (0..self.features.len()).map(TermSource::Feature).collect();
+        for (i, (name, _)) in self.bases.iter().enumerate() {
+            candidates.push(Candidate {
+                name: format!("{name} + layers"),
+                terms: std::iter::once(TermSource::Base(i))
+                    .chain(features.iter().copied())
+                    .collect(),
+                intercept: true,
+            });
+        }
+        if !features.is_empty() {
+            candidates.push(Candidate {
+                name: "layers".into(),
+                terms: features,
+                intercept: true,
+            });
+        }
+        if !self.references.is_empty() {
+            candidates.push(Candidate {
+                name: "reference devices".into(),
+                terms: (0..self.references.len())
+                    .map(TermSource::Reference)
+                    .collect(),
+                intercept: true,
+            });
+        }
+        candidates
+    }
+}
+
+/// Fits `measured` (ms, one per network of `design`) and chooses the model.
+///
+/// With one base table, one measurement is enough (the base is scaled); without, at least three.
+/// With three or more, every candidate is scored by leave-one-out error and the best refitted on
+/// all measurements; a candidate must be 1 % better than a simpler one to be preferred.
+pub fn fit_latency(design: &Design, measured: &[f64]) -> Result<LatencyFit, FitError> {
+    let k = measured.len();
+    if let Some((index, &value)) = measured
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+    {
+        return Err(FitError::NotALatency {
+            index: index + 1,
+            value,
+        });
+    }
+    for (name, values) in design
+        .bases
+        .iter()
+        .chain(&design.features)
+        .chain(&design.references)
+    {
+        assert_eq!(values.len(), k, "term `{name}`: one value per measurement");
+    }
+    let candidates = design.candidates(k);
+    if k == 0 || candidates.is_empty() {
+        return Err(FitError::TooFew(if design.bases.is_empty() {
+            format!("{k} measurements: at least 3 are needed without a base table")
+        } else {
+            "no measurements: nothing to fit (with none, the base is used unchanged)".into()
+        }));
+    }
+    let columns = |candidate: &Candidate| -> Vec<&[f64]> {
+        candidate
+            .terms
+            .iter()
+            .map(|&source| design.column(source).1.as_slice())
+            .collect()
+    };
+    let mut errors = Vec::with_capacity(candidates.len());
+    let mut best: Option<(usize, f64, Vec<f64>)> = None;
+    for (c, candidate) in candidates.iter().enumerate() {
+        let columns = columns(candidate);
+        let (error, left_out) = if k >= 3 {
+            let left_out = leave_one_out(&columns, measured, candidate.intercept);
+            (rmsle(&left_out, measured), left_out)
+        } else {
+            let fit = nonnegative_least_squares(&columns, measured, candidate.intercept);
+            let fitted: Vec<f64> = (0..k).map(|row| fit.predict(&columns, row)).collect();
+            (rmsle(&fitted, measured), Vec::new())
+        };
+        errors.push(CandidateError {
+            name: candidate.name.clone(),
+            loo_rmsle: (k >= 3).then_some(error),
+        });
+        // A more complex candidate (later) must beat the simpler by 1 %, not by round-off.
+        if best
+            .as_ref()
+            .is_none_or(|(_, e, _)| error < 0.99 * *e - 1e-12)
+        {
+            best = Some((c, error, left_out));
+        }
+    }
+    let (chosen, _, left_out) = best.expect("at least one candidate");
+    let candidate = &candidates[chosen];
+    let fit = nonnegative_least_squares(&columns(candidate), measured, candidate.intercept);
+    let terms = candidate
+        .terms
+        .iter()
+        .zip(&fit.weights)
+        .filter(|(_, w)| **w > 0.0)
+        .map(|(&source, &weight)| Term {
+            name: design.column(source).0.clone(),
+            source,
+            weight,
+        })
+        .collect();
+    Ok(LatencyFit {
+        model: candidate.name.clone(),
+        terms,
+        intercept: fit.intercept,
+        candidates: errors,
+        leave_one_out: (k >= 3).then(|| PredictionAccuracy::new(&left_out, measured)),
+    })
+}
+
+impl LatencyFit {
+    /// The fitted latency of a network whose terms are `value(source)`.
+    pub fn predict(&self, mut value: impl FnMut(TermSource) -> f64) -> f64 {
+        self.terms
+            .iter()
+            .map(|term| term.weight * value(term.source))
+            .sum::<f64>()
+            + self.intercept
+    }
+}
+
+/// Root mean squared log ratio; a prediction at or below zero counts as 1 % of the measurement.
+fn rmsle(predicted: &[f64], measured: &[f64]) -> f64 {
+    let sum: f64 = predicted
+        .iter()
+        .zip(measured)
+        .map(|(&p, &m)| (p.max(0.01 * m) / m).ln().powi(2))
+        .sum();
+    (sum / measured.len() as f64).sqrt()
+}
+
+/// Each measurement predicted by the model fitted on all the others.
+fn leave_one_out(columns: &[&[f64]], y: &[f64], intercept: bool) -> Vec<f64> {
+    let k = y.len();
+    let mut kept_columns: Vec<Vec<f64>> = vec![Vec::with_capacity(k - 1); columns.len()];
+    let mut kept_y = Vec::with_capacity(k - 1);
+    (0..k)
+        .map(|out| {
+            kept_y.clear();
+            kept_y.extend((0..k).filter(|&r| r != out).map(|r| y[r]));
+            for (kept, column) in kept_columns.iter_mut().zip(columns) {
+                kept.clear();
+                kept.extend((0..k).filter(|&r| r != out).map(|r| column[r]));
+            }
+            let views: Vec<&[f64]> = kept_columns.iter().map(Vec::as_slice).collect();
+            nonnegative_least_squares(&views, &kept_y, intercept).predict(columns, out)
+        })
+        .collect()
+}
+
+/// Weights and intercept of a linear model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearModel {
+    /// One per column, nonnegative.
+    pub weights: Vec<f64>,
+    /// Free (0 without one).
+    pub intercept: f64,
+}
+
+impl LinearModel {
+    fn predict(&self, columns: &[&[f64]], row: usize) -> f64 {
+        self.weights
+            .iter()
+            .zip(columns)
+            .map(|(w, c)| w * c[row])
+            .sum::<f64>()
+            + self.intercept
+    }
+}
+
+/// Least squares `y ~ sum w_j x_j (+ c)` with every `w_j >= 0` and `c` free (Lawson and Hanson's
+/// active-set method). Columns are centred when there is an intercept and scaled to unit norm;
+/// a column that does not vary gets weight 0.
+pub fn nonnegative_least_squares(columns: &[&[f64]], y: &[f64], intercept: bool) -> LinearModel {
+    let rows = y.len();
+    let mean = |v: &[f64]| {
+        if intercept && rows > 0 {
+            v.iter().sum::<f64>() / rows as f64
+        } else {
+            0.0
+        }
+    };
+    let y_mean = mean(y);
+    let mut means = Vec::with_capacity(columns.len());
+    let mut scales = Vec::with_capacity(columns.len());
+    let mut a = DMatrix::<f64>::zeros(rows, columns.len());
+    for (j, column) in columns.iter().enumerate() {
+        let m = mean(column);
+        let norm = column.iter().map(|v| (v - m).powi(2)).sum::<f64>().sqrt();
+        let scale = if norm > 1e-12 * column.iter().map(|v| v.abs()).fold(0.0, f64::max) {
+            norm
+        } else {
+            0.0
+        };
+        for (row, v) in column.iter().enumerate() {
+            a[(row, j)] = if scale > 0.0 { (v - m) / scale } else { 0.0 };
+        }
+        means.push(m);
+        scales.push(scale);
+    }
+    let b = DVector::from_iterator(rows, y.iter().map(|v| v - y_mean));
+    let solution = lawson_hanson(&a, &b);
+    let weights: Vec<f64> = solution
+        .iter()
+        .zip(&scales)
+        .map(|(x, s)| if *s > 0.0 { x / s } else { 0.0 })
+        .collect();
+    let intercept = if intercept {
+        y_mean - weights.iter().zip(&means).map(|(w, m)| w * m).sum::<f64>()
+    } else {
+        0.0
+    };
+    LinearModel { weights, intercept }
+}
+
+/// `argmin |a x - b|` over `x >= 0`.
+fn lawson_hanson(a: &DMatrix<f64>, b: &DVector<f64>) -> DVector<f64> {
+    let n = a.ncols();
+    let mut x = DVector::<f64>::zeros(n);
+    let mut passive = vec![false; n];
+    let tolerance = 1e-10 * (1.0 + b.norm());
+    // Each step adds one column; a step that had to drop columns cannot recur forever, but the
+    // bound keeps round-off from cycling.
+    for _ in 0..3 * n + 3 {
+        let gradient = a.tr_mul(&(b - a * &x));
+        let Some(entering) = (0..n)
+            .filter(|&j| !passive[j] && gradient[j] > tolerance)
+            .max_by(|&i, &j| gradient[i].total_cmp(&gradient[j]))
+        else {
+            break;
+        };
+        passive[entering] = true;
+        for _ in 0..=n {
+            let s = passive_solution(a, b, &passive);
+            if (0..n).filter(|&j| passive[j]).all(|j| s[j] > 0.0) {
+                x = s;
+                break;
+            }
+            let step = (0..n)
+                .filter(|&j| passive[j] && s[j] <= 0.0)
+                .map(|j| x[j] / (x[j] - s[j]))
+                .fold(f64::INFINITY, f64::min);
+            x += (s - &x) * step;
+            for j in 0..n {
+                if passive[j] && x[j] <= 1e-14 {
+                    passive[j] = false;
+                    x[j] = 0.0;
+                }
+            }
+        }
+    }
+    x
+}
+
+/// Least squares over the passive columns, zero elsewhere.
+fn passive_solution(a: &DMatrix<f64>, b: &DVector<f64>, passive: &[bool]) -> DVector<f64> {
+    let chosen: Vec<usize> = (0..a.ncols()).filter(|&j| passive[j]).collect();
+    let sub = a.select_columns(&chosen);
+    let solved = sub
+        .svd(true, true)
+        .solve(b, 1e-12)
+        .unwrap_or_else(|_| DVector::zeros(chosen.len()));
+    let mut s = DVector::zeros(a.ncols());
+    for (value, &j) in solved.iter().zip(&chosen) {
+        s[j] = *value;
+    }
+    s
+}
+
+/// Per-layer features of a space's networks, additive over layers: how many layers of each kind
+/// a network runs, and its MFLOPs.
+#[derive(Debug, Clone)]
+pub struct LayerFeatures {
+    kinds: Vec<&'static str>,
+    tables: Vec<LayerTable<f64>>,
+}
+
+impl LayerFeatures {
+    /// The features of `space` at `input`.
+    pub fn new(space: &ModelSpace, input: Shape) -> Result<Self, ProfileError> {
+        let mut kinds: Vec<&'static str> = Vec::new();
+        LayerTable::new(space, input, &mut |layer: &Layer, _, _| {
+            if !kinds.contains(&layer.kind()) {
+                kinds.push(layer.kind());
+            }
+            Ok(0.0)
+        })?;
+        kinds.sort_unstable();
+        let mut tables = Vec::with_capacity(kinds.len() + 1);
+        for kind in &kinds {
+            tables.push(LayerTable::new(
+                space,
+                input,
+                &mut |layer: &Layer, _, _| Ok(f64::from(u8::from(layer.kind() == *kind))),
+            )?);
+        }
+        tables.push(LayerTable::new(
+            space,
+            input,
+            &mut |layer, input, output| Ok(mflops(layer, input, output)),
+        )?);
+        Ok(Self { kinds, tables })
+    }
+
+    /// The features' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.kinds
+            .iter()
+            .map(|kind| format!("layers: {kind}"))
+            .chain(std::iter::once("MFLOPs".to_string()))
+            .collect()
+    }
+
+    /// How many features there are.
+    pub fn len(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Whether there are none (never: MFLOPs is always one).
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// The features of the network of validated choice indices.
+    pub fn of_indices(&self, indices: &[usize]) -> Result<Vec<f64>, ProfileError> {
+        self.tables
+            .iter()
+            .map(|table| table.cost_indices(indices))
+            .collect()
+    }
+
+    /// Feature `feature` of one layer: 1 for its kind, its MFLOPs.
+    pub fn of_layer(&self, feature: usize, layer: &Layer, input: Shape, output: Shape) -> f64 {
+        match self.kinds.get(feature) {
+            Some(kind) => f64::from(u8::from(layer.kind() == *kind)),
+            None => mflops(layer, input, output),
+        }
+    }
+}
+
+fn mflops(layer: &Layer, input: Shape, output: Shape) -> f64 {
+    layer_counts(layer, input, output, CountOptions::default())
+        .map_or(0.0, |counts| counts.flops as f64 / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonnegative_least_squares_recovers_a_nonnegative_model_and_clips_a_negative_one() {
+        let x1 = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let x2 = [2.0, 1.0, 0.0, 3.0, 1.0, 2.0];
+        let y: Vec<f64> = x1
+            .iter()
+            .zip(&x2)
+            .map(|(a, b)| 2.0 * a + 0.5 * b + 3.0)
+            .collect();
+        let fit = nonnegative_least_squares(&[&x1, &x2], &y, true);
+        assert!((fit.weights[0] - 2.0).abs() < 1e-9 && (fit.weights[1] - 0.5).abs() < 1e-9);
+        assert!((fit.intercept - 3.0).abs() < 1e-9);
+        // y falls with x2: its weight is held at 0 and x1 alone is fitted.
+        let y: Vec<f64> = x1.iter().zip(&x2).map(|(a, b)| a - 2.0 * b).collect();
+        let fit = nonnegative_least_squares(&[&x1, &x2], &y, true);
+        assert_eq!(fit.weights[1], 0.0);
+        let (slope, intercept) = crate::rank::fit_line(&x1, &y);
+        assert!((fit.weights[0] - slope).abs() < 1e-9 && (fit.intercept - intercept).abs() < 1e-9);
+        // Without an intercept: a proportion.
+        let fit = nonnegative_least_squares(&[&x1], &[2.0, 4.0, 6.0, 8.0, 10.0, 12.0], false);
+        assert!((fit.weights[0] - 2.0).abs() < 1e-12 && fit.intercept == 0.0);
+        // A constant column gets no weight.
+        let fit = nonnegative_least_squares(&[&[1.0; 6], &x1], &x1, true);
+        assert_eq!(fit.weights[0], 0.0);
+    }
+
+    #[test]
+    fn the_model_with_the_smallest_left_out_error_wins() {
+        // The device is twice the base plus noise-free per-layer work on a second term.
+        let base = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let layers = vec![3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0];
+        let scaled: Vec<f64> = base.iter().map(|b| 2.0 * b).collect();
+        let design = Design {
+            bases: vec![("base".into(), base.clone())],
+            features: vec![("layers: conv2d".into(), layers.clone())],
+            references: vec![],
+        };
+        let fit = fit_latency(&design, &scaled).unwrap();
+        assert_eq!(fit.model, "scale base");
+        assert_eq!(fit.terms.len(), 1);
+        assert!((fit.terms[0].weight - 2.0).abs() < 1e-9);
+        assert_eq!(fit.candidates.len(), 4);
+        let loo = fit.leave_one_out.unwrap();
+        assert!(loo.rmse_ms < 1e-9 && loo.n == 7);
+
+        let mixed: Vec<f64> = base
+            .iter()
+            .zip(&layers)
+            .map(|(b, l)| b + 0.5 * l + 1.0)
+            .collect();
+        let fit = fit_latency(&design, &mixed).unwrap();
+        assert_eq!(fit.model, "base + layers");
+        assert!((fit.predict(|s| design.column(s).1[2]) - mixed[2]).abs() < 1e-9);
+        assert!((fit.intercept - 1.0).abs() < 1e-9);
+
+        // Two measurements: only the scale, chosen in-sample.
+        let two = Design {
+            bases: vec![("base".into(), base[..2].to_vec())],
+            features: vec![("layers: conv2d".into(), layers[..2].to_vec())],
+            references: vec![],
+        };
+        let fit = fit_latency(&two, &scaled[..2]).unwrap();
+        assert_eq!(fit.model, "scale base");
+        assert_eq!(fit.candidates[0].loo_rmsle, None);
+    }
+
+    #[test]
+    fn too_few_or_bad_measurements_are_refused() {
+        let design = Design {
+            features: vec![("MFLOPs".into(), vec![1.0, 2.0])],
+            ..Design::default()
+        };
+        assert!(matches!(
+            fit_latency(&design, &[1.0, 2.0]),
+            Err(FitError::TooFew(message)) if message.contains("at least 3")
+        ));
+        let design = Design {
+            bases: vec![("base".into(), vec![1.0, 2.0, 3.0])],
+            ..Design::default()
+        };
+        assert_eq!(
+            fit_latency(&design, &[1.0, -2.0, 3.0]),
+            Err(FitError::NotALatency {
+                index: 2,
+                value: -2.0
+            })
+        );
+        let empty = Design {
+            bases: vec![("base".into(), vec![])],
+            ..Design::default()
+        };
+        assert!(matches!(fit_latency(&empty, &[]), Err(FitError::TooFew(_))));
+    }
+}
