@@ -382,22 +382,25 @@ fn latency_fit(args: &LatencyFitArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "\n| mean over all devices | {} |\n| --- |{}",
-        ks(&|k| format!("K={k}")),
-        " --- |".repeat(args.k.len())
+        "\n| device | {} | {} |\n| --- |{}",
+        ks(&|k| format!("tau K={k}")),
+        ks(&|k| format!("within +-10 % K={k}")),
+        " --- |".repeat(2 * args.k.len())
     )?;
+    let within = |value: f64| format!("{:.1} %", 100.0 * value);
+    for device in &devices {
+        writeln!(
+            out,
+            "| {device} | {} | {} |",
+            ks(&|k| format!("{:.3}", row(device, k).kendall)),
+            ks(&|k| within(row(device, k).within_10_percent))
+        )?;
+    }
     writeln!(
         out,
-        "| Kendall tau | {} |",
-        ks(&|k| format!("{:.3}", mean_over(&devices, &|d| row(d, k).kendall)))
-    )?;
-    writeln!(
-        out,
-        "| within +-10 % | {} |",
-        ks(&|k| format!(
-            "{:.1} %",
-            100.0 * mean_over(&devices, &|d| row(d, k).within_10_percent)
-        ))
+        "| mean, all devices | {} | {} |",
+        ks(&|k| format!("{:.3}", mean_over(&devices, &|d| row(d, k).kendall))),
+        ks(&|k| within(mean_over(&devices, &|d| row(d, k).within_10_percent)))
     )?;
     Ok(())
 }

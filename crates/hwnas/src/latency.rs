@@ -320,7 +320,7 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let file = predictor.file();
     let mut columns = Vec::new();
     let what = if let Some(path) = &args.measured {
-        let measurements = read_measurements(path, &space)?;
+        let measurements = read_measurements(path, &space, &file.input, file.statistic)?;
         if measurements.len() < 2 {
             bail_input!(
                 "{}: {} measurements, evaluation needs at least 2",
@@ -537,6 +537,10 @@ pub struct FitArgs {
     /// names it, and `hwnas latency evaluate` accepts it here.
     #[arg(long)]
     device: Option<Backend>,
+    /// What the measured device is called when this machine cannot run it (`pixel7`,
+    /// `jetson-orin`): recorded in the table in place of a fingerprint.
+    #[arg(long, conflicts_with = "device")]
+    device_name: Option<String>,
     /// Where to write the table (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -559,11 +563,22 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
             Ok(table)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let measurements = read_measurements(&args.measured, &space)?;
+    let statistic = bases
+        .first()
+        .map_or(Statistic::Median, |base| base.file().statistic);
+    let measurements = read_measurements(
+        &args.measured,
+        &space,
+        &space.input().with_batch(batch),
+        statistic,
+    )?;
     let device = match args.device {
         Some(backend) => DeviceFingerprint::of(&backend.device()?),
         None => DeviceFingerprint {
-            device: format!("measured in {}", args.measured.display()),
+            device: args
+                .device_name
+                .clone()
+                .unwrap_or_else(|| format!("measured in {}", args.measured.display())),
             cpu: "unknown".into(),
             threads: 0,
             burn: BURN_VERSION.into(),

@@ -1730,32 +1730,43 @@ fn cli_latency_fit_from_published_devices_and_calibrate_a_drifted_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let bench = hwnas_benchmark::NasBench201::get();
-    let eyeriss = bench.device("eyeriss").unwrap();
+    let pixel2 = bench.device("pixel2").unwrap();
     let cells = [3, 141, 592, 653, 5897, 9323, 8462, 6433, 8327, 9502];
     let measured: String = cells
         .iter()
         .map(|&i| {
             format!(
                 "{}\n",
-                serde_json::json!({"sample": bench.sample(i), "latency_ms": bench.latency(i, eyeriss)})
+                serde_json::json!({"sample": bench.sample(i), "latency_ms": bench.latency(i, pixel2)})
             )
         })
         .collect();
-    std::fs::write(path("eyeriss.jsonl"), &measured).unwrap();
+    std::fs::write(path("pixel2.jsonl"), &measured).unwrap();
     let fit = [
         "latency",
         "fit",
         "nasbench201",
         "--measured",
-        &path("eyeriss.jsonl"),
+        &path("pixel2.jsonl"),
         "--out",
-        &path("eyeriss.json"),
+        &path("pixel2.json"),
+        "--device-name",
+        "pixel2",
     ];
     let (code, stdout, stderr) = run(&fit, "");
     assert_eq!(code, 0, "{stderr}");
     // A device the benchmark publishes is its own best reference.
     assert!(stdout.contains("22 reference devices"), "{stdout}");
-    assert!(stdout.contains("1.0000 x device eyeriss"), "{stdout}");
+    assert!(stdout.contains("1.0000 x device pixel2"), "{stdout}");
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("pixel2.json")).unwrap()).unwrap();
+    // A per-architecture term: a version older builds refuse instead of misreading.
+    assert_eq!(table["version"], 2);
+    assert_eq!(table["device"]["device"], "pixel2");
+    assert_eq!(
+        table["per_architecture_ms"].as_array().unwrap().len(),
+        15_625
+    );
     let samples: String = [7, 77, 7777]
         .iter()
         .map(|&i| format!("{}\n", bench.sample(i)))
@@ -1765,7 +1776,7 @@ fn cli_latency_fit_from_published_devices_and_calibrate_a_drifted_table() {
             "latency",
             "predict",
             "--table",
-            &path("eyeriss.json"),
+            &path("pixel2.json"),
             "--sample",
             "-",
             "--json",
@@ -1776,7 +1787,7 @@ fn cli_latency_fit_from_published_devices_and_calibrate_a_drifted_table() {
     for (line, index) in stdout.lines().zip([7, 77, 7777]) {
         let line: serde_json::Value = serde_json::from_str(line).unwrap();
         let predicted = line["latency_ms"].as_f64().unwrap();
-        let published = bench.latency(index, eyeriss);
+        let published = bench.latency(index, pixel2);
         assert!((predicted - published).abs() < 1e-4 * published, "{line}");
     }
 
@@ -1797,7 +1808,7 @@ fn cli_latency_fit_from_published_devices_and_calibrate_a_drifted_table() {
             "fit",
             "mobile-micro",
             "--measured",
-            &path("eyeriss.jsonl"),
+            &path("pixel2.jsonl"),
             "--out",
             &path("x.json"),
         ],
@@ -1832,7 +1843,7 @@ fn cli_latency_fit_from_published_devices_and_calibrate_a_drifted_table() {
             "fit",
             "mobile-micro",
             "--measured",
-            &path("eyeriss.jsonl"),
+            &path("pixel2.jsonl"),
             "--base",
             &table,
             "--input",

@@ -6,8 +6,8 @@
 //! of reference devices (a device is described by how it times reference networks, the HELP
 //! idea). Nonnegative weights keep every layer's cost nonnegative, which is physics and, with
 //! ten measurements against twenty terms, the regularisation. Several candidate models (subsets
-//! of the terms) are fitted and the one with the smallest leave-one-out error on the
-//! measurements wins, so nothing held out is ever looked at.
+//! of the terms) are scored by their leave-one-out error on the measurements, and the simplest
+//! within one standard error of the best wins, so nothing held out is ever looked at.
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,7 @@ pub struct Design {
 
 /// Why a latency cannot be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FitError {
     /// Fewer measurements than the terms need.
     #[error("{0}")]
@@ -99,6 +100,8 @@ struct Candidate {
     name: String,
     terms: Vec<TermSource>,
     intercept: bool,
+    /// Nothing fitted: the one term with weight 1 (a base as it is).
+    fixed: bool,
 }
 
 impl Design {
@@ -119,16 +122,31 @@ impl Design {
                 name: format!("scale {name}"),
                 terms: vec![TermSource::Base(i)],
                 intercept: false,
+                fixed: false,
             });
         }
         if k < 3 {
             return candidates;
+        }
+        // First of all, as the simplest: a base unchanged, which a few noisy measurements must
+        // beat by more than their standard error to be moved.
+        for (i, (name, _)) in self.bases.iter().enumerate().rev() {
+            candidates.insert(
+                0,
+                Candidate {
+                    name: format!("{name} unchanged"),
+                    terms: vec![TermSource::Base(i)],
+                    intercept: false,
+                    fixed: true,
+                },
+            );
         }
         for (i, (name, _)) in self.bases.iter().enumerate() {
             candidates.push(Candidate {
                 name: format!("{name} + intercept"),
                 terms: vec![TermSource::Base(i)],
                 intercept: true,
+                fixed: false,
             });
         }
         if self.bases.len() > 1 {
@@ -136,6 +154,7 @@ impl Design {
                 name: "mix of the bases".into(),
                 terms: (0..self.bases.len()).map(TermSource::Base).collect(),
                 intercept: true,
+                fixed: false,
             });
         }
         let features: Vec<TermSource> = (0..self.features.len()).map(TermSource::Feature).collect();
@@ -146,23 +165,40 @@ impl Design {
                     .chain(features.iter().copied())
                     .collect(),
                 intercept: true,
+                fixed: false,
             });
         }
-        if !features.is_empty() {
+        // With a base, every candidate keeps it: the base is the prior, measured layer by layer,
+        // and a few noisy measurements must not replace it by a handful of counts.
+        if !features.is_empty() && self.bases.is_empty() {
             candidates.push(Candidate {
                 name: "layers".into(),
                 terms: features,
                 intercept: true,
+                fixed: false,
             });
         }
-        if !self.references.is_empty() {
+        let references: Vec<TermSource> = (0..self.references.len())
+            .map(TermSource::Reference)
+            .collect();
+        if !references.is_empty() && self.bases.is_empty() {
             candidates.push(Candidate {
                 name: "reference devices".into(),
-                terms: (0..self.references.len())
-                    .map(TermSource::Reference)
-                    .collect(),
+                terms: references,
                 intercept: true,
+                fixed: false,
             });
+        } else if !references.is_empty() {
+            for (i, (name, _)) in self.bases.iter().enumerate() {
+                candidates.push(Candidate {
+                    name: format!("{name} + reference devices"),
+                    terms: std::iter::once(TermSource::Base(i))
+                        .chain(references.iter().copied())
+                        .collect(),
+                    intercept: true,
+                    fixed: false,
+                });
+            }
         }
         candidates
     }
@@ -171,8 +207,8 @@ impl Design {
 /// Fits `measured` (ms, one per network of `design`) and chooses the model.
 ///
 /// With one base table, one measurement is enough (the base is scaled); without, at least three.
-/// With three or more, every candidate is scored by leave-one-out error and the best refitted on
-/// all measurements; a candidate must be 1 % better than a simpler one to be preferred.
+/// With three or more, every candidate is scored by leave-one-out error, the simplest within one
+/// standard error of the best is chosen, and it is refitted on all measurements.
 pub fn fit_latency(design: &Design, measured: &[f64]) -> Result<LatencyFit, FitError> {
     let k = measured.len();
     if let Some((index, &value)) = measured
@@ -209,32 +245,47 @@ pub fn fit_latency(design: &Design, measured: &[f64]) -> Result<LatencyFit, FitE
             .collect()
     };
     let mut errors = Vec::with_capacity(candidates.len());
-    let mut best: Option<(usize, f64, Vec<f64>)> = None;
-    for (c, candidate) in candidates.iter().enumerate() {
+    let mut squared = Vec::with_capacity(candidates.len());
+    let mut left_outs = Vec::with_capacity(candidates.len());
+    for candidate in &candidates {
         let columns = columns(candidate);
-        let (error, left_out) = if k >= 3 {
-            let left_out = leave_one_out(&columns, measured, candidate.intercept);
-            (rmsle(&left_out, measured), left_out)
+        let predicted = if candidate.fixed {
+            columns[0].to_vec()
+        } else if k >= 3 {
+            leave_one_out(&columns, measured, candidate.intercept)
         } else {
-            let fit = nonnegative_least_squares(&columns, measured, candidate.intercept);
-            let fitted: Vec<f64> = (0..k).map(|row| fit.predict(&columns, row)).collect();
-            (rmsle(&fitted, measured), Vec::new())
+            let fit = relative_nonnegative_least_squares(&columns, measured, candidate.intercept);
+            (0..k).map(|row| fit.predict(&columns, row)).collect()
         };
+        let errors_squared = squared_log_ratios(&predicted, measured);
         errors.push(CandidateError {
             name: candidate.name.clone(),
-            loo_rmsle: (k >= 3).then_some(error),
+            loo_rmsle: (k >= 3).then(|| mean(&errors_squared).sqrt()),
         });
-        // A more complex candidate (later) must beat the simpler by 1 %, not by round-off.
-        if best
-            .as_ref()
-            .is_none_or(|(_, e, _)| error < 0.99 * *e - 1e-12)
-        {
-            best = Some((c, error, left_out));
-        }
+        squared.push(errors_squared);
+        left_outs.push(predicted);
     }
-    let (chosen, _, left_out) = best.expect("at least one candidate");
+    let complexity: Vec<usize> = candidates
+        .iter()
+        .map(|c| {
+            if c.fixed {
+                0
+            } else {
+                c.terms.len() + usize::from(c.intercept)
+            }
+        })
+        .collect();
+    let chosen = one_standard_error_rule(&squared, &complexity);
+    let left_out = std::mem::take(&mut left_outs[chosen]);
     let candidate = &candidates[chosen];
-    let fit = nonnegative_least_squares(&columns(candidate), measured, candidate.intercept);
+    let fit = if candidate.fixed {
+        LinearModel {
+            weights: vec![1.0],
+            intercept: 0.0,
+        }
+    } else {
+        relative_nonnegative_least_squares(&columns(candidate), measured, candidate.intercept)
+    };
     let terms = candidate
         .terms
         .iter()
@@ -266,14 +317,45 @@ impl LatencyFit {
     }
 }
 
-/// Root mean squared log ratio; a prediction at or below zero counts as 1 % of the measurement.
-fn rmsle(predicted: &[f64], measured: &[f64]) -> f64 {
-    let sum: f64 = predicted
+/// Squared log ratio per measurement; a prediction at or below zero counts as 1 % of the
+/// measurement.
+fn squared_log_ratios(predicted: &[f64], measured: &[f64]) -> Vec<f64> {
+    predicted
         .iter()
         .zip(measured)
         .map(|(&p, &m)| (p.max(0.01 * m) / m).ln().powi(2))
-        .sum();
-    (sum / measured.len() as f64).sqrt()
+        .collect()
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// The candidate with the fewest parameters among those whose mean error is within one
+/// standard error of the smallest (Breiman's rule: ten measurements cannot tell apart models
+/// closer than that, and the simpler one generalises better); ties go to the smaller error, then
+/// to the earlier candidate.
+fn one_standard_error_rule(squared: &[Vec<f64>], complexity: &[usize]) -> usize {
+    let means: Vec<f64> = squared.iter().map(|e| mean(e)).collect();
+    let best = (0..means.len())
+        .min_by(|&a, &b| means[a].total_cmp(&means[b]))
+        .expect("at least one candidate");
+    let errors = &squared[best];
+    let spread = errors
+        .iter()
+        .map(|e| (e - means[best]).powi(2))
+        .sum::<f64>()
+        / (errors.len().max(2) - 1) as f64;
+    let threshold = means[best] + (spread / errors.len() as f64).sqrt() + 1e-12;
+    (0..means.len())
+        .filter(|&c| means[c] <= threshold)
+        .min_by(|&a, &b| {
+            complexity[a]
+                .cmp(&complexity[b])
+                .then(means[a].total_cmp(&means[b]))
+                .then(a.cmp(&b))
+        })
+        .expect("the best is within its own threshold")
 }
 
 /// Each measurement predicted by the model fitted on all the others.
@@ -290,7 +372,7 @@ fn leave_one_out(columns: &[&[f64]], y: &[f64], intercept: bool) -> Vec<f64> {
                 kept.extend((0..k).filter(|&r| r != out).map(|r| column[r]));
             }
             let views: Vec<&[f64]> = kept_columns.iter().map(Vec::as_slice).collect();
-            nonnegative_least_squares(&views, &kept_y, intercept).predict(columns, out)
+            relative_nonnegative_least_squares(&views, &kept_y, intercept).predict(columns, out)
         })
         .collect()
 }
@@ -319,10 +401,38 @@ impl LinearModel {
 /// active-set method). Columns are centred when there is an intercept and scaled to unit norm;
 /// a column that does not vary gets weight 0.
 pub fn nonnegative_least_squares(columns: &[&[f64]], y: &[f64], intercept: bool) -> LinearModel {
+    weighted_nonnegative_least_squares(columns, y, intercept, None)
+}
+
+/// [`nonnegative_least_squares`] of relative errors: each residual divided by its measurement, so
+/// that a network ten times faster counts as much and one slow outlier does not set the scale.
+fn relative_nonnegative_least_squares(
+    columns: &[&[f64]],
+    y: &[f64],
+    intercept: bool,
+) -> LinearModel {
+    let inverse: Vec<f64> = y.iter().map(|v| 1.0 / v).collect();
+    weighted_nonnegative_least_squares(columns, y, intercept, Some(&inverse))
+}
+
+/// Minimises `sum (row_weight_i * residual_i)^2`; all row weights 1 without them.
+fn weighted_nonnegative_least_squares(
+    columns: &[&[f64]],
+    y: &[f64],
+    intercept: bool,
+    row_weights: Option<&[f64]>,
+) -> LinearModel {
     let rows = y.len();
+    let row_weight = |row: usize| row_weights.map_or(1.0, |w| w[row]);
+    let total: f64 = (0..rows).map(|r| row_weight(r).powi(2)).sum();
+    // The intercept is free: centre on the weighted means, then it follows from the weights.
     let mean = |v: &[f64]| {
-        if intercept && rows > 0 {
-            v.iter().sum::<f64>() / rows as f64
+        if intercept && total > 0.0 {
+            v.iter()
+                .enumerate()
+                .map(|(r, x)| row_weight(r).powi(2) * x)
+                .sum::<f64>()
+                / total
         } else {
             0.0
         }
@@ -333,19 +443,28 @@ pub fn nonnegative_least_squares(columns: &[&[f64]], y: &[f64], intercept: bool)
     let mut a = DMatrix::<f64>::zeros(rows, columns.len());
     for (j, column) in columns.iter().enumerate() {
         let m = mean(column);
-        let norm = column.iter().map(|v| (v - m).powi(2)).sum::<f64>().sqrt();
-        let scale = if norm > 1e-12 * column.iter().map(|v| v.abs()).fold(0.0, f64::max) {
-            norm
-        } else {
-            0.0
-        };
         for (row, v) in column.iter().enumerate() {
-            a[(row, j)] = if scale > 0.0 { (v - m) / scale } else { 0.0 };
+            a[(row, j)] = row_weight(row) * (v - m);
+        }
+        let norm = a.column(j).norm();
+        let largest = (0..rows)
+            .map(|r| (row_weight(r) * column[r]).abs())
+            .fold(0.0, f64::max);
+        let scale = if norm > 1e-12 * largest { norm } else { 0.0 };
+        if scale > 0.0 {
+            a.column_mut(j).unscale_mut(scale);
+        } else {
+            a.column_mut(j).fill(0.0);
         }
         means.push(m);
         scales.push(scale);
     }
-    let b = DVector::from_iterator(rows, y.iter().map(|v| v - y_mean));
+    let b = DVector::from_iterator(
+        rows,
+        y.iter()
+            .enumerate()
+            .map(|(r, v)| row_weight(r) * (v - y_mean)),
+    );
     let solution = lawson_hanson(&a, &b);
     let weights: Vec<f64> = solution
         .iter()
@@ -365,13 +484,14 @@ fn lawson_hanson(a: &DMatrix<f64>, b: &DVector<f64>) -> DVector<f64> {
     let n = a.ncols();
     let mut x = DVector::<f64>::zeros(n);
     let mut passive = vec![false; n];
+    // A column that entered and had to leave at once (collinear with the passive ones) is not
+    // tried again until the solution moves.
+    let mut refused = vec![false; n];
     let tolerance = 1e-10 * (1.0 + b.norm());
-    // Each step adds one column; a step that had to drop columns cannot recur forever, but the
-    // bound keeps round-off from cycling.
     for _ in 0..3 * n + 3 {
         let gradient = a.tr_mul(&(b - a * &x));
         let Some(entering) = (0..n)
-            .filter(|&j| !passive[j] && gradient[j] > tolerance)
+            .filter(|&j| !passive[j] && !refused[j] && gradient[j] > tolerance)
             .max_by(|&i, &j| gradient[i].total_cmp(&gradient[j]))
         else {
             break;
@@ -381,15 +501,25 @@ fn lawson_hanson(a: &DMatrix<f64>, b: &DVector<f64>) -> DVector<f64> {
             let s = passive_solution(a, b, &passive);
             if (0..n).filter(|&j| passive[j]).all(|j| s[j] > 0.0) {
                 x = s;
+                refused.fill(false);
                 break;
             }
-            let step = (0..n)
-                .filter(|&j| passive[j] && s[j] <= 0.0)
-                .map(|j| x[j] / (x[j] - s[j]))
-                .fold(f64::INFINITY, f64::min);
+            // Step from x towards s until the first passive weight reaches zero; that one
+            // leaves exactly (round-off must not keep it).
+            let Some((blocking, step)) = (0..n)
+                .filter(|&j| passive[j] && s[j] <= 0.0 && x[j] - s[j] > 0.0)
+                .map(|j| (j, x[j] / (x[j] - s[j])))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                // Only the entering column would go negative from zero: refuse it.
+                passive[entering] = false;
+                refused[entering] = true;
+                break;
+            };
             x += (s - &x) * step;
+            x[blocking] = 0.0;
             for j in 0..n {
-                if passive[j] && x[j] <= 1e-14 {
+                if passive[j] && x[j] <= 1e-14 * (1.0 + x.amax()) {
                     passive[j] = false;
                     x[j] = 0.0;
                 }
@@ -521,7 +651,7 @@ mod tests {
     }
 
     #[test]
-    fn the_model_with_the_smallest_left_out_error_wins() {
+    fn the_simplest_model_within_a_standard_error_of_the_best_wins() {
         // The device is twice the base plus noise-free per-layer work on a second term.
         let base = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
         let layers = vec![3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0];
@@ -535,7 +665,9 @@ mod tests {
         assert_eq!(fit.model, "scale base");
         assert_eq!(fit.terms.len(), 1);
         assert!((fit.terms[0].weight - 2.0).abs() < 1e-9);
+        // Every candidate keeps the base.
         assert_eq!(fit.candidates.len(), 4);
+        assert_eq!(fit.candidates[0].name, "base unchanged");
         let loo = fit.leave_one_out.unwrap();
         assert!(loo.rmse_ms < 1e-9 && loo.n == 7);
 
@@ -558,6 +690,23 @@ mod tests {
         let fit = fit_latency(&two, &scaled[..2]).unwrap();
         assert_eq!(fit.model, "scale base");
         assert_eq!(fit.candidates[0].loo_rmsle, None);
+    }
+
+    #[test]
+    fn one_standard_error_rule_prefers_fewer_parameters_when_the_errors_cannot_tell() {
+        // Candidate 1 is best on average, but candidate 0 is within one standard error of it.
+        let squared = vec![
+            vec![0.010, 0.030, 0.020, 0.040],
+            vec![0.000, 0.040, 0.000, 0.040],
+            vec![0.500, 0.500, 0.500, 0.500],
+        ];
+        assert_eq!(one_standard_error_rule(&squared, &[1, 5, 0]), 0);
+        // Clearly better: the complex one.
+        let squared = vec![vec![0.10, 0.11, 0.09, 0.10], vec![0.01, 0.01, 0.02, 0.01]];
+        assert_eq!(one_standard_error_rule(&squared, &[1, 5]), 1);
+        // Equal parameters within the band: the smaller error.
+        let squared = vec![vec![0.03, 0.03, 0.03, 0.05], vec![0.02, 0.02, 0.02, 0.06]];
+        assert_eq!(one_standard_error_rule(&squared, &[3, 3]), 1);
     }
 
     #[test]

@@ -47,15 +47,20 @@ struct MeasurementLine {
     sample: Option<Sample>,
     latency_ms: Option<f64>,
     median_ms: Option<f64>,
+    min_ms: Option<f64>,
+    input: Option<Vec<usize>>,
 }
 
-/// Reads measurements, one JSON object per line with a `sample` and its `latency_ms` (or
-/// `median_ms`, as `hwnas latency measure --json` writes); blank lines are skipped. A line that
-/// is not one, a sample not of `space`, a latency that is not positive and finite, or a network
-/// measured twice is refused, naming the line.
+/// Reads measurements, one JSON object per line with a `sample` and its `latency_ms`, or the
+/// `statistic` the table predicts as `hwnas latency measure --json` writes it (`median_ms`,
+/// `min_ms`); blank lines are skipped. A line that is not one, a sample not of `space`, a
+/// latency that is not positive and finite, a network measured twice, or an `input` (batch
+/// first) other than `input` is refused, naming the line.
 pub fn read_measurements(
     path: &Path,
     space: &ModelSpace,
+    input: &[usize],
+    statistic: Statistic,
 ) -> Result<Vec<Measurement>, ProfileError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ProfileError::Measurements(format!("cannot read {}: {e}", path.display())))?;
@@ -71,10 +76,19 @@ pub fn read_measurements(
         let parsed: MeasurementLine =
             serde_json::from_str(line).map_err(|e| bad(format!("not a measurement: {e}")))?;
         let sample = parsed.sample.ok_or_else(|| bad("no `sample`".into()))?;
+        let (field, of_statistic) = match statistic {
+            Statistic::Median => ("median_ms", parsed.median_ms),
+            Statistic::Min => ("min_ms", parsed.min_ms),
+        };
         let latency_ms = parsed
             .latency_ms
-            .or(parsed.median_ms)
-            .ok_or_else(|| bad("no `latency_ms` (or `median_ms`)".into()))?;
+            .or(of_statistic)
+            .ok_or_else(|| bad(format!("no `latency_ms` (or `{field}`)")))?;
+        if let Some(measured) = parsed.input.filter(|measured| measured != input) {
+            return Err(bad(format!(
+                "measured at input {measured:?}, the table is for {input:?}"
+            )));
+        }
         if !(latency_ms.is_finite() && latency_ms > 0.0) {
             return Err(bad(format!(
                 "latency {latency_ms} ms is not a latency (a positive number)"
@@ -181,10 +195,15 @@ impl LatencyPredictor {
             .iter()
             .map(|i| features.of_indices(i))
             .collect::<Result<_, _>>()?;
-        let positions: Vec<usize> = indices
-            .iter()
-            .map(|i| grid_position(search_space, i))
-            .collect();
+        // Only a listable space has grid positions (the others overflow them).
+        let positions: Vec<usize> = if references.is_empty() {
+            Vec::new()
+        } else {
+            indices
+                .iter()
+                .map(|i| grid_position(search_space, i))
+                .collect()
+        };
         let design = Design {
             bases: bases
                 .iter()
@@ -280,8 +299,8 @@ impl LatencyPredictor {
             })
             .collect();
         let first = bases.first().map(LatencyPredictor::file);
-        let file = LatencyTableFile {
-            version: TABLE_VERSION,
+        let mut file = LatencyTableFile {
+            version: 1,
             space: space.name().to_string(),
             space_hash: space_hash(space),
             input: space.input().with_batch(batch),
@@ -297,6 +316,9 @@ impl LatencyPredictor {
             fitted: None,
             build_seconds: 0.0,
         };
+        if !file.per_architecture_ms.is_empty() {
+            file.version = TABLE_VERSION;
+        }
         let mut predictor = Self::from_file(space, file)?;
         let predicted: Vec<f64> = indices
             .iter()

@@ -16,8 +16,10 @@ use crate::rank::{PredictionAccuracy, fit_line, fit_plane};
 use crate::table::LayerTable;
 use crate::{ProfileError, Profiler};
 
-/// Version of the table file format; a file of another version is refused.
-pub const TABLE_VERSION: u32 = 1;
+/// Version of the table file format this build writes for a table with a per-architecture term
+/// (`per_architecture_ms`); tables without one are still written as version 1, which builds
+/// before that term read correctly. A file of a later version is refused.
+pub const TABLE_VERSION: u32 = 2;
 
 /// Settings of [`LatencyPredictor::build`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,7 +83,7 @@ pub struct Evaluated {
 /// The file form of a latency predictor (`hwnas latency build --out TABLE.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatencyTableFile {
-    /// [`TABLE_VERSION`].
+    /// 1, or [`TABLE_VERSION`] with a per-architecture term.
     pub version: u32,
     /// The hub name of the space.
     pub space: String,
@@ -328,7 +330,7 @@ impl LatencyPredictor {
             .collect();
 
         let mut file = LatencyTableFile {
-            version: TABLE_VERSION,
+            version: 1,
             space: space.name().to_string(),
             space_hash: space_hash(space),
             input: input.with_batch(config.batch),
@@ -387,9 +389,9 @@ impl LatencyPredictor {
 
     /// A predictor from its file form, checked against `space`.
     pub fn from_file(space: &ModelSpace, file: LatencyTableFile) -> Result<Self, ProfileError> {
-        if file.version != TABLE_VERSION {
+        if !(1..=TABLE_VERSION).contains(&file.version) {
             return Err(ProfileError::Table(format!(
-                "table format version {} (this build reads version {TABLE_VERSION})",
+                "table format version {} (this build reads versions 1 to {TABLE_VERSION})",
                 file.version
             )));
         }

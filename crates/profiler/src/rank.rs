@@ -68,8 +68,14 @@ impl PredictionAccuracy {
 /// Knight's O(n log n) count: sort by `a`, then count the inversions of `b` by merge sort.
 pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len();
+    // `+ 0.0` makes -0.0 and 0.0 one value for the sort, as they are for `==`.
+    let key = |v: f64| v + 0.0;
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| a[i].total_cmp(&a[j]).then(b[i].total_cmp(&b[j])));
+    order.sort_by(|&i, &j| {
+        key(a[i])
+            .total_cmp(&key(a[j]))
+            .then(key(b[i]).total_cmp(&key(b[j])))
+    });
     let pairs = |run: u64| run * run.saturating_sub(1) / 2;
     // Pairs tied in `a`, and tied in both.
     let (mut tied_a, mut tied_both) = (0u64, 0u64);
@@ -301,6 +307,9 @@ mod tests {
             assert!((fast - slow).abs() < 1e-12, "n {n}: {fast} against {slow}");
         }
         assert_eq!(kendall_tau(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), 0.0);
+        // -0.0 and 0.0 are one value, tied in the first ranking.
+        let (a, b) = ([0.0, -0.0, 0.0, 1.0], [3.0, 1.0, 2.0, 4.0]);
+        assert_eq!(kendall_tau(&a, &b), kendall_tau_pairwise(&a, &b));
     }
 
     #[test]

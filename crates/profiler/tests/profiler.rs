@@ -529,7 +529,7 @@ mod latency {
         let path = dir.path().join("measured.jsonl");
         let read = |text: String| {
             std::fs::write(&path, text).unwrap();
-            read_measurements(&path, &space)
+            read_measurements(&path, &space, &[1, 1, 8, 8], Statistic::Median)
         };
         let good = read(format!(
             "{}\n\n{}\n",
@@ -567,6 +567,10 @@ mod latency {
             ),
             ("[1, 2]".to_string(), "line 1: not a measurement"),
             ("{\"latency_ms\": 1}".to_string(), "line 1: no `sample`"),
+            (
+                format!("{{\"sample\": {a}, \"median_ms\": 1, \"input\": [8, 1, 8, 8]}}"),
+                "line 1: measured at input [8, 1, 8, 8], the table is for [1, 1, 8, 8]",
+            ),
         ] {
             let error = read(text).map(|_| ()).unwrap_err();
             assert!(matches!(error, ProfileError::Measurements(_)));
