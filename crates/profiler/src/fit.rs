@@ -397,9 +397,8 @@ impl LinearModel {
     }
 }
 
-/// Least squares `y ~ sum w_j x_j (+ c)` with every `w_j >= 0` and `c` free (Lawson and Hanson's
-/// active-set method). Columns are centred when there is an intercept and scaled to unit norm;
-/// a column that does not vary gets weight 0.
+/// Least squares `y ~ sum w_j x_j (+ c)` with every `w_j >= 0` and `c >= 0` (Lawson and Hanson's
+/// active-set method); columns are scaled to unit norm, and a column of zeros gets weight 0.
 pub fn nonnegative_least_squares(columns: &[&[f64]], y: &[f64], intercept: bool) -> LinearModel {
     weighted_nonnegative_least_squares(columns, y, intercept, None)
 }
@@ -415,68 +414,48 @@ fn relative_nonnegative_least_squares(
     weighted_nonnegative_least_squares(columns, y, intercept, Some(&inverse))
 }
 
-/// Minimises `sum (row_weight_i * residual_i)^2`; all row weights 1 without them.
+/// Minimises `sum (row_weight_i * residual_i)^2`; all row weights 1 without them. The intercept
+/// is a column of ones, nonnegative like every weight: a latency is a fixed cost plus
+/// nonnegative per-layer costs, so no network is predicted below zero.
 fn weighted_nonnegative_least_squares(
     columns: &[&[f64]],
     y: &[f64],
     intercept: bool,
     row_weights: Option<&[f64]>,
 ) -> LinearModel {
+    if intercept {
+        let ones = vec![1.0; y.len()];
+        let mut with_ones = columns.to_vec();
+        with_ones.push(&ones);
+        let mut model = weighted_nonnegative_least_squares(&with_ones, y, false, row_weights);
+        model.intercept = model.weights.pop().expect("the column of ones");
+        return model;
+    }
     let rows = y.len();
     let row_weight = |row: usize| row_weights.map_or(1.0, |w| w[row]);
-    let total: f64 = (0..rows).map(|r| row_weight(r).powi(2)).sum();
-    // The intercept is free: centre on the weighted means, then it follows from the weights.
-    let mean = |v: &[f64]| {
-        if intercept && total > 0.0 {
-            v.iter()
-                .enumerate()
-                .map(|(r, x)| row_weight(r).powi(2) * x)
-                .sum::<f64>()
-                / total
-        } else {
-            0.0
-        }
-    };
-    let y_mean = mean(y);
-    let mut means = Vec::with_capacity(columns.len());
     let mut scales = Vec::with_capacity(columns.len());
     let mut a = DMatrix::<f64>::zeros(rows, columns.len());
     for (j, column) in columns.iter().enumerate() {
-        let m = mean(column);
         for (row, v) in column.iter().enumerate() {
-            a[(row, j)] = row_weight(row) * (v - m);
+            a[(row, j)] = row_weight(row) * v;
         }
-        let norm = a.column(j).norm();
-        let largest = (0..rows)
-            .map(|r| (row_weight(r) * column[r]).abs())
-            .fold(0.0, f64::max);
-        let scale = if norm > 1e-12 * largest { norm } else { 0.0 };
+        let scale = a.column(j).norm();
         if scale > 0.0 {
             a.column_mut(j).unscale_mut(scale);
-        } else {
-            a.column_mut(j).fill(0.0);
         }
-        means.push(m);
         scales.push(scale);
     }
-    let b = DVector::from_iterator(
-        rows,
-        y.iter()
-            .enumerate()
-            .map(|(r, v)| row_weight(r) * (v - y_mean)),
-    );
+    let b = DVector::from_iterator(rows, y.iter().enumerate().map(|(r, v)| row_weight(r) * v));
     let solution = lawson_hanson(&a, &b);
-    let weights: Vec<f64> = solution
+    let weights = solution
         .iter()
         .zip(&scales)
         .map(|(x, s)| if *s > 0.0 { x / s } else { 0.0 })
         .collect();
-    let intercept = if intercept {
-        y_mean - weights.iter().zip(&means).map(|(w, m)| w * m).sum::<f64>()
-    } else {
-        0.0
-    };
-    LinearModel { weights, intercept }
+    LinearModel {
+        weights,
+        intercept: 0.0,
+    }
 }
 
 /// `argmin |a x - b|` over `x >= 0`.
@@ -637,11 +616,20 @@ mod tests {
         assert!((fit.weights[0] - 2.0).abs() < 1e-9 && (fit.weights[1] - 0.5).abs() < 1e-9);
         assert!((fit.intercept - 3.0).abs() < 1e-9);
         // y falls with x2: its weight is held at 0 and x1 alone is fitted.
-        let y: Vec<f64> = x1.iter().zip(&x2).map(|(a, b)| a - 2.0 * b).collect();
+        let y: Vec<f64> = x1
+            .iter()
+            .zip(&x2)
+            .map(|(a, b)| a - 2.0 * b + 10.0)
+            .collect();
         let fit = nonnegative_least_squares(&[&x1, &x2], &y, true);
         assert_eq!(fit.weights[1], 0.0);
         let (slope, intercept) = crate::rank::fit_line(&x1, &y);
         assert!((fit.weights[0] - slope).abs() < 1e-9 && (fit.intercept - intercept).abs() < 1e-9);
+        // The intercept is nonnegative too: a line through (0, -5) becomes a proportion.
+        let y: Vec<f64> = x1.iter().map(|a| 2.0 * a - 5.0).collect();
+        let fit = nonnegative_least_squares(&[&x1], &y, true);
+        assert_eq!(fit.intercept, 0.0);
+        assert!(fit.weights[0] > 0.0);
         // Without an intercept: a proportion.
         let fit = nonnegative_least_squares(&[&x1], &[2.0, 4.0, 6.0, 8.0, 10.0, 12.0], false);
         assert!((fit.weights[0] - 2.0).abs() < 1e-12 && fit.intercept == 0.0);
