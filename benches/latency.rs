@@ -115,15 +115,7 @@ fn predict(bencher: Bencher, name: &str) {
     };
     let predictor =
         LatencyPredictor::build(&space, &Device::flex(), &config, &mut |_, _| {}).unwrap();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    let samples: Vec<Sample> = (0..1024)
-        .map(|_| space.search_space().random_sample(&mut rng).unwrap())
-        .collect();
-    let mut i = 0;
-    bencher.bench_local(|| {
-        i = (i + 1) % samples.len();
-        predictor.predict(black_box(&samples[i])).unwrap()
-    });
+    bench_queries(bencher, &space, &predictor);
 }
 
 /// A NAS-Bench-201 table fitted from `k` networks measured on a device (the Pixel 2's published
@@ -161,6 +153,11 @@ fn predict_fitted_nasbench201(bencher: Bencher) {
         "bench",
     )
     .unwrap();
+    bench_queries(bencher, &space, &table);
+}
+
+/// `table.predict` of 1,024 random labelled samples of `space` in turn.
+fn bench_queries(bencher: Bencher, space: &ModelSpace, table: &LatencyPredictor) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let samples: Vec<Sample> = (0..1024)
         .map(|_| space.search_space().random_sample(&mut rng).unwrap())

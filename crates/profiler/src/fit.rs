@@ -1,10 +1,11 @@
 //! Latency of a device from a few measured networks.
 //!
-//! A fitted latency is a nonnegative combination of terms plus a free intercept: what a base
+//! A fitted latency is a nonnegative combination of terms plus a nonnegative intercept: what a base
 //! table predicts (drift and transfer), per-layer features of the network (how many layers of
 //! each kind it runs, its FLOPs), and, for a space small enough to list, the published latencies
 //! of reference devices (a device is described by how it times reference networks, the HELP
-//! idea). Nonnegative weights keep every layer's cost nonnegative, which is physics and, with
+//! idea). Nonnegative weights keep every layer's cost, and so every prediction, nonnegative,
+//! which is physics and, with
 //! ten measurements against twenty terms, the regularisation. Several candidate models (subsets
 //! of the terms) are scored by their leave-one-out error on the measurements, and the simplest
 //! within one standard error of the best wins, so nothing held out is ever looked at.
@@ -104,6 +105,27 @@ struct Candidate {
     fixed: bool,
 }
 
+impl Candidate {
+    /// A candidate whose weights are fitted.
+    fn fitted(name: String, terms: Vec<TermSource>, intercept: bool) -> Self {
+        Self {
+            name,
+            terms,
+            intercept,
+            fixed: false,
+        }
+    }
+
+    /// How many parameters it fits.
+    fn parameters(&self) -> usize {
+        if self.fixed {
+            0
+        } else {
+            self.terms.len() + usize::from(self.intercept)
+        }
+    }
+}
+
 impl Design {
     fn column(&self, source: TermSource) -> &(String, Vec<f64>) {
         match source {
@@ -116,88 +138,84 @@ impl Design {
     /// The candidate models these terms allow with `k` measurements, simplest first (ties go
     /// to the simpler).
     fn candidates(&self, k: usize) -> Vec<Candidate> {
+        let bases = || {
+            self.bases
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| (i, name))
+        };
+        let features: Vec<TermSource> = (0..self.features.len()).map(TermSource::Feature).collect();
+        let references: Vec<TermSource> = (0..self.references.len())
+            .map(TermSource::Reference)
+            .collect();
+        let with_base = |i: usize, rest: &[TermSource]| -> Vec<TermSource> {
+            std::iter::once(TermSource::Base(i))
+                .chain(rest.iter().copied())
+                .collect()
+        };
         let mut candidates = Vec::new();
-        for (i, (name, _)) in self.bases.iter().enumerate() {
-            candidates.push(Candidate {
-                name: format!("scale {name}"),
-                terms: vec![TermSource::Base(i)],
-                intercept: false,
-                fixed: false,
-            });
+        if k >= 3 {
+            // The simplest of all: a base unchanged, which a few noisy measurements must beat by
+            // more than their standard error to be moved.
+            for (i, name) in bases() {
+                candidates.push(Candidate {
+                    fixed: true,
+                    ..Candidate::fitted(
+                        format!("{name} unchanged"),
+                        vec![TermSource::Base(i)],
+                        false,
+                    )
+                });
+            }
+        }
+        for (i, name) in bases() {
+            candidates.push(Candidate::fitted(
+                format!("scale {name}"),
+                vec![TermSource::Base(i)],
+                false,
+            ));
         }
         if k < 3 {
             return candidates;
         }
-        // First of all, as the simplest: a base unchanged, which a few noisy measurements must
-        // beat by more than their standard error to be moved.
-        for (i, (name, _)) in self.bases.iter().enumerate().rev() {
-            candidates.insert(
-                0,
-                Candidate {
-                    name: format!("{name} unchanged"),
-                    terms: vec![TermSource::Base(i)],
-                    intercept: false,
-                    fixed: true,
-                },
-            );
-        }
-        for (i, (name, _)) in self.bases.iter().enumerate() {
-            candidates.push(Candidate {
-                name: format!("{name} + intercept"),
-                terms: vec![TermSource::Base(i)],
-                intercept: true,
-                fixed: false,
-            });
+        for (i, name) in bases() {
+            candidates.push(Candidate::fitted(
+                format!("{name} + intercept"),
+                vec![TermSource::Base(i)],
+                true,
+            ));
         }
         if self.bases.len() > 1 {
-            candidates.push(Candidate {
-                name: "mix of the bases".into(),
-                terms: (0..self.bases.len()).map(TermSource::Base).collect(),
-                intercept: true,
-                fixed: false,
-            });
-        }
-        let features: Vec<TermSource> = (0..self.features.len()).map(TermSource::Feature).collect();
-        for (i, (name, _)) in self.bases.iter().enumerate() {
-            candidates.push(Candidate {
-                name: format!("{name} + layers"),
-                terms: std::iter::once(TermSource::Base(i))
-                    .chain(features.iter().copied())
-                    .collect(),
-                intercept: true,
-                fixed: false,
-            });
+            let all = (0..self.bases.len()).map(TermSource::Base).collect();
+            candidates.push(Candidate::fitted("mix of the bases".into(), all, true));
         }
         // With a base, every candidate keeps it: the base is the prior, measured layer by layer,
-        // and a few noisy measurements must not replace it by a handful of counts.
-        if !features.is_empty() && self.bases.is_empty() {
-            candidates.push(Candidate {
-                name: "layers".into(),
-                terms: features,
-                intercept: true,
-                fixed: false,
-            });
+        // and a few noisy measurements must not replace it by a handful of counts or by other
+        // devices.
+        for (i, name) in bases() {
+            candidates.push(Candidate::fitted(
+                format!("{name} + layers"),
+                with_base(i, &features),
+                true,
+            ));
         }
-        let references: Vec<TermSource> = (0..self.references.len())
-            .map(TermSource::Reference)
-            .collect();
-        if !references.is_empty() && self.bases.is_empty() {
-            candidates.push(Candidate {
-                name: "reference devices".into(),
-                terms: references,
-                intercept: true,
-                fixed: false,
-            });
-        } else if !references.is_empty() {
-            for (i, (name, _)) in self.bases.iter().enumerate() {
-                candidates.push(Candidate {
-                    name: format!("{name} + reference devices"),
-                    terms: std::iter::once(TermSource::Base(i))
-                        .chain(references.iter().copied())
-                        .collect(),
-                    intercept: true,
-                    fixed: false,
-                });
+        if self.bases.is_empty() && !features.is_empty() {
+            candidates.push(Candidate::fitted("layers".into(), features, true));
+        }
+        if !references.is_empty() {
+            if self.bases.is_empty() {
+                candidates.push(Candidate::fitted(
+                    "reference devices".into(),
+                    references.clone(),
+                    true,
+                ));
+            }
+            for (i, name) in bases() {
+                candidates.push(Candidate::fitted(
+                    format!("{name} + reference devices"),
+                    with_base(i, &references),
+                    true,
+                ));
             }
         }
         candidates
@@ -265,16 +283,7 @@ pub fn fit_latency(design: &Design, measured: &[f64]) -> Result<LatencyFit, FitE
         squared.push(errors_squared);
         left_outs.push(predicted);
     }
-    let complexity: Vec<usize> = candidates
-        .iter()
-        .map(|c| {
-            if c.fixed {
-                0
-            } else {
-                c.terms.len() + usize::from(c.intercept)
-            }
-        })
-        .collect();
+    let complexity: Vec<usize> = candidates.iter().map(Candidate::parameters).collect();
     let chosen = one_standard_error_rule(&squared, &complexity);
     let left_out = std::mem::take(&mut left_outs[chosen]);
     let candidate = &candidates[chosen];
@@ -382,7 +391,7 @@ fn leave_one_out(columns: &[&[f64]], y: &[f64], intercept: bool) -> Vec<f64> {
 pub struct LinearModel {
     /// One per column, nonnegative.
     pub weights: Vec<f64>,
-    /// Free (0 without one).
+    /// Nonnegative (0 without one).
     pub intercept: f64,
 }
 
@@ -678,6 +687,39 @@ mod tests {
         let fit = fit_latency(&two, &scaled[..2]).unwrap();
         assert_eq!(fit.model, "scale base");
         assert_eq!(fit.candidates[0].loo_rmsle, None);
+    }
+
+    #[test]
+    fn with_a_base_every_candidate_keeps_it() {
+        let column = vec![1.0, 2.0, 3.0, 4.0];
+        let design = Design {
+            bases: vec![("base 1".into(), column.clone())],
+            features: vec![("MFLOPs".into(), column.clone())],
+            references: vec![("device a".into(), column.clone())],
+        };
+        let candidates = design.candidates(4);
+        let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "base 1 unchanged",
+                "scale base 1",
+                "base 1 + intercept",
+                "base 1 + layers",
+                "base 1 + reference devices"
+            ]
+        );
+        assert!(
+            candidates
+                .iter()
+                .all(|c| c.terms.contains(&TermSource::Base(0)))
+        );
+        let without = Design {
+            bases: vec![],
+            ..design
+        };
+        let names: Vec<String> = without.candidates(4).into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["layers", "reference devices"]);
     }
 
     #[test]

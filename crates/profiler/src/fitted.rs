@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use hwnas_space::{Layer, ModelSpace, Sample, SearchSpace, Shape};
+use hwnas_space::{ModelSpace, Sample, SearchSpace};
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::DeviceFingerprint;
 use crate::fit::{Design, LatencyFit, LayerFeatures, TermSource, fit_latency};
-use crate::predictor::{LatencyTableFile, TABLE_VERSION, layer_key, space_hash};
+use crate::predictor::{LatencyTableFile, TABLE_VERSION, distinct_layers, layer_key, space_hash};
 use crate::rank::PredictionAccuracy;
-use crate::table::LayerTable;
 use crate::{LatencyPredictor, ProfileError, Statistic};
 
 /// Architectures a table may list one by one (NAS-Bench-201 has 15,625).
@@ -143,10 +142,10 @@ impl LatencyPredictor {
     ) -> Result<Self, ProfileError> {
         let began = Instant::now();
         let search_space = space.search_space();
+        let hash = space_hash(space);
         for base in bases {
             let file = base.file();
-            if file.space_hash != space_hash(space) || file.input != space.input().with_batch(batch)
-            {
+            if file.space_hash != hash || file.input != space.input().with_batch(batch) {
                 return Err(ProfileError::Table(format!(
                     "a base table was built for `{}` at {:?}, not for `{}` at {:?}",
                     file.space,
@@ -235,14 +234,7 @@ impl LatencyPredictor {
             .map_err(|e| ProfileError::Measurements(e.to_string()))?;
 
         // Every term folds into the layers, the intercept or the list per architecture.
-        let mut distinct: Vec<(Layer, Shape, Shape)> = Vec::new();
-        let mut seen: HashMap<String, ()> = HashMap::new();
-        LayerTable::new(space, space.input(), &mut |layer: &Layer, input, output| {
-            if seen.insert(layer_key(layer, input), ()).is_none() {
-                distinct.push((layer.clone(), input, output));
-            }
-            Ok(0.0)
-        })?;
+        let distinct = distinct_layers(space, space.input())?;
         let base_layers: Vec<HashMap<String, f64>> =
             bases.iter().map(|b| b.file().latency_by_layer()).collect();
         let mut intercept = fit.intercept;
@@ -302,7 +294,7 @@ impl LatencyPredictor {
         let mut file = LatencyTableFile {
             version: 1,
             space: space.name().to_string(),
-            space_hash: space_hash(space),
+            space_hash: hash,
             input: space.input().with_batch(batch),
             device,
             statistic: first.map_or(Statistic::Median, |f| f.statistic),

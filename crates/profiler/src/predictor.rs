@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -227,6 +227,23 @@ pub(crate) fn layer_key(layer: &Layer, input: Shape) -> String {
     )
 }
 
+/// Every distinct (layer, input shape) of `space` at `input`, with the shape it outputs, in the
+/// order the declaration's walk first meets them: the rows of a table.
+pub(crate) fn distinct_layers(
+    space: &ModelSpace,
+    input: Shape,
+) -> Result<Vec<(Layer, Shape, Shape)>, ProfileError> {
+    let mut distinct = Vec::new();
+    let mut seen = HashSet::new();
+    LayerTable::new(space, input, &mut |layer: &Layer, input, output| {
+        if seen.insert(layer_key(layer, input)) {
+            distinct.push((layer.clone(), input, output));
+        }
+        Ok(0.0)
+    })?;
+    Ok(distinct)
+}
+
 /// The identity of a space for a table: name, labels, choices, constraints.
 pub fn space_hash(space: &ModelSpace) -> u64 {
     let json = serde_json::to_string(space.search_space()).expect("a space always serializes");
@@ -304,21 +321,13 @@ impl LatencyPredictor {
     ) -> Result<Self, ProfileError> {
         let began = Instant::now();
         let input = space.input();
-        let mut distinct: Vec<(Layer, Shape)> = Vec::new();
-        let mut seen: HashMap<String, ()> = HashMap::new();
-        let mut record = |layer: &Layer, input: Shape, _: Shape| {
-            if seen.insert(layer_key(layer, input), ()).is_none() {
-                distinct.push((layer.clone(), input));
-            }
-            Ok(0.0)
-        };
-        LayerTable::new(space, input, &mut record)?;
+        let distinct = distinct_layers(space, input)?;
 
         // Every single-layer measurement pays the cost of timing an empty network once, a whole
         // network pays it once in all: it is taken out of each layer.
         let architectures: Vec<Architecture> = distinct
             .iter()
-            .map(|(layer, shape)| single_layer(layer, *shape))
+            .map(|(layer, shape, _)| single_layer(layer, *shape))
             .collect();
         let empty = single_layer(&Layer::Identity, input);
         let (latencies, overhead_ms) =
@@ -326,7 +335,7 @@ impl LatencyPredictor {
         let layers = distinct
             .into_iter()
             .zip(latencies)
-            .map(|((layer, input), ms)| LayerLatency { layer, input, ms })
+            .map(|((layer, input, _), ms)| LayerLatency { layer, input, ms })
             .collect();
 
         let mut file = LatencyTableFile {

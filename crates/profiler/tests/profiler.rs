@@ -539,6 +539,14 @@ mod latency {
         .unwrap();
         assert_eq!(good.len(), 2);
         assert_eq!((good[0].latency_ms, good[1].latency_ms), (1.5, 2.0));
+        // A table that predicts the fastest pass reads `min_ms`.
+        std::fs::write(
+            &path,
+            format!("{{\"sample\": {a}, \"min_ms\": 0.75, \"median_ms\": 1}}"),
+        )
+        .unwrap();
+        let min = read_measurements(&path, &space, &[1, 1, 8, 8], Statistic::Min).unwrap();
+        assert_eq!(min[0].latency_ms, 0.75);
         let nb201_sample = nb201.search_space().default_sample().unwrap();
         for (text, expected) in [
             (
