@@ -153,8 +153,9 @@ pub fn freeze(args: &FreezeArgs) -> anyhow::Result<()> {
             .resolve(sample)
             .with_context(|| format!("sample #{}", i + 1))?;
         let running_statistics = architecture.running_statistics()? as usize;
-        device.seed(args.seed);
-        let network = hwnas_space::module::Network::init(&architecture, &device)?;
+        let network = hwnas_space::module::seeded(&device, args.seed, || {
+            hwnas_space::module::Network::init(&architecture, &device)
+        })?;
         let dims = space.input().with_batch(batch);
         let input = Tensor::<4>::random(
             [dims[0], dims[1], dims[2], dims[3]],

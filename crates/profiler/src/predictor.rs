@@ -280,11 +280,10 @@ fn time_layers(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<f64>, f64), ProfileError> {
     let freeze = |architecture: &Architecture| -> Result<_, ProfileError> {
-        device.seed(config.seed);
-        Ok((
-            Network::init(architecture, device)?,
-            architecture.input.with_batch(config.batch),
-        ))
+        let network = hwnas_space::module::seeded(device, config.seed, || {
+            Network::init(architecture, device)
+        })?;
+        Ok((network, architecture.input.with_batch(config.batch)))
     };
     let statistic = |times: Vec<f64>| {
         crate::Latency::from_times(times, Vec::new(), String::new()).get(config.statistic)

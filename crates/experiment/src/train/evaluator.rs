@@ -78,8 +78,10 @@ impl Evaluator for TrainingEvaluator {
         sample: &Sample,
         context: &TrialContext<'_>,
     ) -> Result<Metrics, EvaluationError> {
-        self.device.seed(context.seed());
-        let network = self.space.freeze(sample, &self.device.clone().autodiff())?;
+        let autodiff = self.device.clone().autodiff();
+        let network = hwnas_space::module::seeded(&self.device, context.seed(), || {
+            self.space.freeze(sample, &autodiff)
+        })?;
         self.train(network, context)
     }
 }

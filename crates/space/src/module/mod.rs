@@ -10,3 +10,15 @@ pub use route::Mix;
 pub use supernet::{
     SharedChoice, SharedConv2d, SharedLayer, Stateless, SuperCellNode, SuperOp, Supernet,
 };
+
+/// Seeds `device` and runs `f` (an initialisation that draws from the seeded generator) with no
+/// other seeded initialisation in between: burn keeps one generator per backend for the whole
+/// process, so two threads that seed and initialise at once would draw from each other's seed.
+pub fn seeded<T>(device: &burn::tensor::Device, seed: u64, f: impl FnOnce() -> T) -> T {
+    static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _only_us = SEEDED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    device.seed(seed);
+    f()
+}

@@ -253,9 +253,10 @@ impl<'a> OneShotRun<'a> {
         }
         let settings = self.settings();
         self.check_settings(&settings)?;
-        self.device.seed(config.oneshot.seed);
         let autodiff = self.device.clone().autodiff();
-        let mut trainer = OneShotTrainer::new(&self.space, &autodiff, config.oneshot.clone())?;
+        let mut trainer = hwnas_space::module::seeded(&self.device, config.oneshot.seed, || {
+            OneShotTrainer::new(&self.space, &autodiff, config.oneshot.clone())
+        })?;
         if let Some(penalty) = self.penalty.take() {
             trainer = trainer.with_penalty(penalty)?;
         }
