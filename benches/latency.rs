@@ -2,7 +2,9 @@
 //!
 //! `forward` times one forward pass (with a device sync) of the same frozen ProxylessNAS samples
 //! at 1x3x64x64 on each backend compiled in: flex always, ndarray, wgpu and cuda with their
-//! features (`cargo bench -p hwnas-benches --features wgpu --bench latency`). `predict` times a
+//! features (`cargo bench -p hwnas-benches --features wgpu --bench latency`), and in tract (the
+//! network exported to ONNX, one thread: what the flex figures say about a deployment
+//! runtime). `predict` times a
 //! latency-predictor query, which must stay under a microsecond; `fit_nasbench201` a table fitted
 //! from a few measurements (under a second) and `predict_fitted_nasbench201` its query.
 
@@ -12,7 +14,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use divan::{Bencher, black_box};
 use hwnas_benchmark::NasBench201;
 use hwnas_profiler::{
-    DeviceFingerprint, LatencyConfig, LatencyPredictor, Measurement, PredictorConfig,
+    DeviceFingerprint, LatencyConfig, LatencyDevice, LatencyPredictor, Measurement, PredictorConfig,
 };
 use hwnas_space::{ModelSpace, Sample, Shape, hub};
 use rand::SeedableRng;
@@ -67,6 +69,25 @@ fn forward_flex(bencher: Bencher, which: &str) {
     forward(bencher, Device::flex(), which);
 }
 
+/// tract, on the same network exported to ONNX (weights from flex), one thread.
+#[divan::bench(args = SAMPLES, sample_count = 30)]
+fn forward_tract(bencher: Bencher, which: &str) {
+    let space = proxylessnas_64();
+    let sample = samples(&space)
+        .into_iter()
+        .find(|(n, _)| *n == which)
+        .unwrap()
+        .1;
+    let architecture = space.resolve(&sample).unwrap();
+    let network = LatencyDevice::Tract
+        .load(&architecture, 1, Some(0))
+        .unwrap();
+    for _ in 0..5 {
+        network.pass().unwrap();
+    }
+    bencher.bench_local(|| network.pass().unwrap());
+}
+
 /// burn's ndarray backend (deprecated upstream, still the CPU baseline many users know).
 #[cfg(feature = "ndarray")]
 #[divan::bench(args = SAMPLES, sample_count = 30)]
@@ -114,7 +135,7 @@ fn predict(bencher: Bencher, name: &str) {
         ..PredictorConfig::default()
     };
     let predictor =
-        LatencyPredictor::build(&space, &Device::flex(), &config, &mut |_, _| {}).unwrap();
+        LatencyPredictor::build(&space, Device::flex(), &config, &mut |_, _| {}).unwrap();
     bench_queries(bencher, &space, &predictor);
 }
 
@@ -131,7 +152,7 @@ fn fit_nasbench201(bencher: Bencher, k: usize) {
             &[],
             black_box(&references),
             black_box(&measurements),
-            DeviceFingerprint::of(&Device::flex()),
+            DeviceFingerprint::of(Device::flex()),
             "bench",
         )
         .unwrap()
@@ -149,7 +170,7 @@ fn predict_fitted_nasbench201(bencher: Bencher) {
         &[],
         &references,
         &measurements,
-        DeviceFingerprint::of(&Device::flex()),
+        DeviceFingerprint::of(Device::flex()),
         "bench",
     )
     .unwrap();

@@ -43,6 +43,9 @@ pub enum EvaluatorConfig {
 pub enum LatencySource {
     /// Measured on the search's device, batch 1, once per network.
     Measured,
+    /// Measured in tract (the network exported to ONNX, run on this CPU in one thread), batch 1,
+    /// once per network: the latency of the deployment runtime rather than of burn.
+    Tract,
     /// Predicted from a table `hwnas latency build` wrote for this space.
     Table(PathBuf),
     /// The published latency of a NAS-Bench-201 device (`nasbench201` only).

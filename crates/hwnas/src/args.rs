@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use hwnas_profiler::DEFAULT_INTERLEAVE;
+use hwnas_profiler::{DEFAULT_INTERLEAVE, LatencyBackend};
 use hwnas_space::{Backend, InputShape, ModelSpace, Sample, hub};
 
 use crate::samples;
@@ -50,6 +50,15 @@ pub struct DeviceArgs {
     /// Device: flex, ndarray, wgpu or cuda (each but flex needs its cargo feature).
     #[arg(long, default_value = "flex")]
     pub device: Backend,
+}
+
+/// The device a latency command times networks on.
+#[derive(Args)]
+pub struct LatencyDeviceArgs {
+    /// Device: flex, ndarray, wgpu or cuda (burn; each but flex needs its cargo feature), or
+    /// tract (the network exported to ONNX and run by tract on this CPU, one thread).
+    #[arg(long, default_value = "flex")]
+    pub device: LatencyBackend,
 }
 
 /// How many networks are timed together.

@@ -62,6 +62,8 @@ pub fn code(error: &anyhow::Error) -> ExitCode {
             Some(e.is_input())
         } else if let Some(e) = cause.downcast_ref::<ProfileError>() {
             Some(e.is_input())
+        } else if let Some(e) = cause.downcast_ref::<hwnas_onnx::OnnxError>() {
+            Some(e.is_input())
         } else if let Some(e) = cause.downcast_ref::<std::io::Error>() {
             Some(hwnas_experiment::io_is_input(e))
         } else {

@@ -10,13 +10,13 @@ use clap::{Args, Subcommand};
 use hwnas_benchmark::NasBench201;
 use hwnas_profiler::rank::PredictionAccuracy;
 use hwnas_profiler::{
-    BURN_VERSION, DeviceFingerprint, LatencyConfig, LatencyPredictor, LatencyProfiler, Measurement,
-    PredictorConfig, Statistic, read_measurements,
+    BURN_VERSION, DeviceFingerprint, LatencyBackend, LatencyConfig, LatencyPredictor,
+    LatencyProfiler, Measurement, PredictorConfig, Statistic, read_measurements,
 };
-use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
+use hwnas_space::{ModelSpace, Shape, hub, metric};
 use serde_json::json;
 
-use crate::args::{DeviceArgs, InterleaveArgs, JsonArgs, SampleArgs, SpaceArgs, TimingArgs};
+use crate::args::{InterleaveArgs, JsonArgs, LatencyDeviceArgs, SampleArgs, SpaceArgs, TimingArgs};
 use crate::exit::bail_input;
 use crate::interrupt::{self, OnSignal};
 use crate::output::bar;
@@ -61,7 +61,7 @@ pub struct MeasureArgs {
     #[command(flatten)]
     samples: SampleArgs,
     #[command(flatten)]
-    device: DeviceArgs,
+    device: LatencyDeviceArgs,
     /// Examples per forward pass (overrides the batch of `--input`).
     #[arg(long)]
     batch: Option<usize>,
@@ -136,7 +136,7 @@ pub struct BuildArgs {
     #[command(flatten)]
     space: SpaceArgs,
     #[command(flatten)]
-    device: DeviceArgs,
+    device: LatencyDeviceArgs,
     /// Where to write the table (JSON).
     #[arg(long)]
     out: PathBuf,
@@ -302,7 +302,7 @@ pub struct EvaluateArgs {
     seed: u64,
     /// The device the table was built on.
     #[command(flatten)]
-    device: DeviceArgs,
+    device: LatencyDeviceArgs,
     #[command(flatten)]
     timing: TimingArgs,
     /// Measure the samples a second time and compare the two measurements too: how well the
@@ -423,7 +423,7 @@ pub struct CompareArgs {
     seed: u64,
     /// Also measure the samples end to end on these devices, one per table, in order.
     #[arg(long, num_args = 1..)]
-    measure: Vec<Backend>,
+    measure: Vec<LatencyBackend>,
     #[command(flatten)]
     timing: TimingArgs,
 }
@@ -536,7 +536,7 @@ pub struct FitArgs {
     /// The device the networks were measured on, when this machine runs it: the table then
     /// names it, and `hwnas latency evaluate` accepts it here.
     #[arg(long)]
-    device: Option<Backend>,
+    device: Option<LatencyBackend>,
     /// What the measured device is called when this machine cannot run it (`pixel7`,
     /// `jetson-orin`): recorded in the table in place of a fingerprint.
     #[arg(long, conflicts_with = "device")]
@@ -605,7 +605,7 @@ pub struct CalibrateArgs {
     table: PathBuf,
     /// The device to measure on now (the table's own, or another to move the table to).
     #[command(flatten)]
-    device: DeviceArgs,
+    device: LatencyDeviceArgs,
     /// Random samples measured (interleaved).
     #[arg(long, default_value_t = 10)]
     samples: usize,

@@ -11,6 +11,7 @@ mod exit;
 mod interrupt;
 mod latency;
 mod oneshot;
+mod onnx;
 mod output;
 mod report;
 mod samples;
@@ -63,7 +64,8 @@ enum Command {
     Oneshot(oneshot::OneShotArgs),
     /// Print the top trials and Pareto fronts of an experiment and write its plots.
     Report(report::ReportArgs),
-    /// Print the best (or Pareto-optimal) samples of an experiment as JSON lines.
+    /// Print the best (or Pareto-optimal) samples of an experiment as JSON lines, or write a
+    /// sample's network as ONNX (`hwnas export onnx`).
     Export(report::ExportArgs),
 }
 

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use hwnas_experiment::Report;
 use hwnas_space::metric;
 use hwnas_strategy::Objective;
@@ -26,9 +26,13 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ExportArgs {
+    #[command(subcommand)]
+    format: Option<ExportFormat>,
     /// Experiment directory.
-    dir: PathBuf,
+    #[arg(required = true)]
+    dir: Option<PathBuf>,
     /// The best K trials by accuracy.
     #[arg(long, default_value_t = 1, conflicts_with = "front")]
     top: usize,
@@ -37,21 +41,35 @@ pub struct ExportArgs {
     front: Option<String>,
 }
 
-/// Writes the chosen architectures as sample JSON lines, which `profile` and `freeze` read.
+/// What else `hwnas export` writes.
+#[derive(Subcommand)]
+pub enum ExportFormat {
+    /// A sample's network with its weights as an ONNX model (opset 17), with a test case in the
+    /// ONNX test-data convention, optionally checked in tract.
+    Onnx(crate::onnx::OnnxArgs),
+}
+
+/// Writes the chosen architectures as sample JSON lines, which `profile` and `freeze` read, or
+/// a network in another format.
 pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
-    let report = Report::load(&args.dir)?;
+    let dir = match (&args.format, &args.dir) {
+        (Some(ExportFormat::Onnx(onnx)), _) => return crate::onnx::export_onnx(onnx),
+        (None, Some(dir)) => dir,
+        (None, None) => bail_input!("name an experiment directory"),
+    };
+    let report = Report::load(dir)?;
     let accuracy = Objective::maximize(metric::ACCURACY);
     let chosen = match &args.front {
         Some(cost) => {
             if !report.metric_names().contains(cost) {
-                bail_input!("no trial of {} has a metric `{cost}`", args.dir.display());
+                bail_input!("no trial of {} has a metric `{cost}`", dir.display());
             }
             report.pareto_front(&[accuracy, Objective::minimize(cost.as_str())])
         }
         None => report.top_k(&accuracy, args.top),
     };
     if chosen.is_empty() {
-        bail_input!("{} has no evaluated trial to export", args.dir.display());
+        bail_input!("{} has no evaluated trial to export", dir.display());
     }
     let mut out = std::io::stdout().lock();
     for record in chosen {

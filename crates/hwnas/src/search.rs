@@ -36,8 +36,8 @@ pub struct SearchArgs {
     /// Parameter budget.
     #[arg(long)]
     max_params: Option<f64>,
-    /// Latency budget in milliseconds: predicted from `--table`, else measured on `--device` at
-    /// batch 1.
+    /// Latency budget in milliseconds: predicted from `--table`, else measured at batch 1 where
+    /// `--latency-of` says, else on `--device`.
     #[arg(long)]
     max_latency_ms: Option<f64>,
     /// A latency table from `hwnas latency build`, `fit` or `calibrate` for this space (predicts
@@ -49,7 +49,9 @@ pub struct SearchArgs {
     /// (`nasbench201` only): cifar10, cifar100 or imagenet16.
     #[arg(long)]
     benchmark: Option<Dataset>,
-    /// The NAS-Bench-201 device whose published latency is `latency_ms` (`hwnas bench devices`).
+    /// Where `latency_ms` comes from instead of `--device`: `tract` (measured in tract, the
+    /// network exported to ONNX, on this CPU), or a NAS-Bench-201 device whose published latency
+    /// it is (`hwnas bench devices`).
     #[arg(long)]
     latency_of: Option<String>,
     /// Tell the strategy a score of 0 for samples over budget instead of discarding them.
@@ -114,6 +116,7 @@ impl SearchArgs {
         }
         config.latency = match (&self.latency_of, &self.table, self.max_latency_ms) {
             (Some(_), Some(_), _) => bail_input!("--latency-of and --table are two latencies"),
+            (Some(device), None, _) if device == "tract" => Some(LatencySource::Tract),
             (Some(device), None, _) => Some(LatencySource::Benchmark(device.clone())),
             (None, Some(path), _) => Some(LatencySource::Table(path.clone())),
             (None, None, Some(_)) => Some(LatencySource::Measured),

@@ -1972,3 +1972,214 @@ fn cli_bench_latency_fit_leaves_each_device_out() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("at least 3"), "{stderr}");
 }
+
+#[test]
+fn cli_export_onnx_checks_in_tract_and_refuses_bad_input() {
+    use burn::module::Module;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (_, sample, _) = run(&["sample", "mobile-micro", "--seed", "2"], "");
+    let (_, other, _) = run(&["sample", "mobile-micro", "--seed", "3"], "");
+    std::fs::create_dir(path("a")).unwrap();
+    let model = path("a/model.onnx");
+    let export = |extra: &[&str], stdin: &str| {
+        let mut args = vec!["export", "onnx", "mobile-micro", "--sample", "-"];
+        args.extend_from_slice(extra);
+        run(&args, stdin)
+    };
+    let (code, stdout, stderr) =
+        export(&["--input", "4,1,8,8", "--out", &model, "--check"], &sample);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("input [4, 1, 8, 8]"), "{stdout}");
+    assert!(
+        stdout.contains("tract 0.23.9: max |tract - burn|"),
+        "{stdout}"
+    );
+    let check = hwnas_onnx::check_file(model.as_ref()).unwrap();
+    assert!(check.relative() < hwnas_onnx::TOLERANCE, "{check:?}");
+    let (dims, _) =
+        hwnas_onnx::read_tensor(&dir.path().join("a/test_data_set_0/input_0.pb")).unwrap();
+    assert_eq!(dims, [4, 1, 8, 8]);
+
+    // Weights from a record: the network initialised from seed 5 and saved is the one exported
+    // with --seed 5, whatever --seed says otherwise.
+    let space = hwnas_space::hub::space("mobile-micro").unwrap();
+    let parsed = hwnas_space::Sample::from_json(sample.trim()).unwrap();
+    let device = burn::tensor::Device::flex();
+    let network =
+        hwnas_space::module::seeded(&device, 5, || space.freeze(&parsed, &device)).unwrap();
+    let weights = path("weights.bpk");
+    network.into_record().save(&weights).unwrap();
+    std::fs::create_dir(path("b")).unwrap();
+    std::fs::create_dir(path("c")).unwrap();
+    let (code, _, stderr) = export(
+        &["--weights", &weights, "--out", &path("b/m.onnx")],
+        &sample,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = export(&["--seed", "5", "--out", &path("c/m.onnx")], &sample);
+    assert_eq!(code, 0, "{stderr}");
+    let (b, c) = (
+        std::fs::read(path("b/m.onnx")).unwrap(),
+        std::fs::read(path("c/m.onnx")).unwrap(),
+    );
+    assert!(b == c, "the loaded weights are not the saved network's");
+
+    // Bad input: exit 2, one message, no model left behind.
+    let (d, missing) = (path("d.onnx"), path("missing/m.onnx"));
+    let bad = [
+        (
+            vec!["--out", &model],
+            r#"{"cell/0_1": "none"}"#.to_string(),
+            "unknown label `cell/0_1`",
+        ),
+        (
+            vec!["--weights", &weights, "--out", &model],
+            other.clone(),
+            "does not hold the weights",
+        ),
+        (
+            vec!["--out", &model],
+            format!("{sample}{other}"),
+            "holds 2 samples",
+        ),
+        (
+            vec!["--weights", &model, "--out", &d],
+            sample.clone(),
+            "cannot read",
+        ),
+        (vec!["--out", &missing], sample.clone(), "missing"),
+    ];
+    for (extra, stdin, expected) in bad {
+        let (code, _, stderr) = export(&extra, &stdin);
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    // A network that cannot take the input shape.
+    let (_, cell, _) = run(&["sample", "nasbench201"], "");
+    let args = [
+        "export",
+        "onnx",
+        "nasbench201",
+        "--sample",
+        "-",
+        "--input",
+        "1,3,5,5",
+        "--out",
+    ];
+    let (code, _, stderr) = run(&[&args[..], &[path("e.onnx").as_str()]].concat(), &cell);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("shape error at sum"), "{stderr}");
+    assert!(!dir.path().join("d.onnx").exists() && !dir.path().join("e.onnx").exists());
+    // The experiment-directory form of `export` is still there.
+    let (code, _, stderr) = run(&["export", &path("nothing")], "");
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn cli_latency_on_tract_is_a_device_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, samples, _) = run(
+        &["sample", "mobile-micro", "--count", "2", "--seed", "1"],
+        "",
+    );
+    let (code, stdout, stderr) = run(
+        &[
+            "latency",
+            "measure",
+            "mobile-micro",
+            "--sample",
+            "-",
+            "--device",
+            "tract",
+            "--json",
+            "--budget-ms",
+            "5",
+        ],
+        &samples,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    for line in stdout.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(line["device"], "tract");
+        assert_eq!(line["burn_device"], "tract 0.23.9");
+        let (median, p90) = (
+            line["median_ms"].as_f64().unwrap(),
+            line["p90_ms"].as_f64().unwrap(),
+        );
+        assert!(
+            line["min_ms"].as_f64().unwrap() <= median && median <= p90,
+            "{line}"
+        );
+    }
+    let table = dir.path().join("tract.json");
+    let table_arg = table.to_str().unwrap();
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "build",
+            "mobile-micro",
+            "--device",
+            "tract",
+            "--out",
+            table_arg,
+            "--fit-samples",
+            "3",
+            "--layer-budget-ms",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+    assert_eq!(file["device"]["device"], "tract 0.23.9");
+    assert_eq!(file["device"]["threads"], 1);
+    // A tract table does not pose as flex's.
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "evaluate",
+            "--table",
+            table_arg,
+            "--device",
+            "flex",
+            "--samples",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("measured on tract 0.23.9"), "{stderr}");
+    let (code, _, stderr) = run(
+        &[
+            "latency",
+            "measure",
+            "mobile-micro",
+            "--sample",
+            "-",
+            "--device",
+            "tpu",
+        ],
+        &samples,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("tract"), "{stderr}");
+
+    // A search whose latency budget is measured in tract.
+    let out = dir.path().join("search");
+    let (code, _, stderr) = small_search(
+        &out,
+        "2",
+        &["--max-latency-ms", "10000", "--latency-of", "tract"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(settings(&out)["latency"], "tract");
+    for record in trained(&out) {
+        assert!(
+            record["metrics"]["latency_ms"].as_f64().unwrap() > 0.0,
+            "{record}"
+        );
+    }
+}

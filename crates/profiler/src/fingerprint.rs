@@ -1,5 +1,6 @@
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
+
+use crate::LatencyDevice;
 
 /// The version of burn the latencies were measured with (the workspace pins it).
 pub const BURN_VERSION: &str = "0.22.1";
@@ -7,11 +8,11 @@ pub const BURN_VERSION: &str = "0.22.1";
 /// What a latency depends on besides the network: backend, adapter or CPU, burn, threads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceFingerprint {
-    /// The burn device, as burn prints it (backend and index).
+    /// The burn device, as burn prints it (backend and index), or `tract` and its version.
     pub device: String,
     /// The CPU model (from `/proc/cpuinfo` where it exists).
     pub cpu: String,
-    /// Threads the process may use.
+    /// Threads a network runs on (the process's on burn, one on tract).
     pub threads: usize,
     /// The burn version.
     pub burn: String,
@@ -19,11 +20,12 @@ pub struct DeviceFingerprint {
 
 impl DeviceFingerprint {
     /// The fingerprint of `device` on this machine.
-    pub fn of(device: &Device) -> Self {
+    pub fn of(device: impl Into<LatencyDevice>) -> Self {
+        let device = device.into();
         Self {
-            device: format!("{device:?}"),
+            device: device.name(),
             cpu: cpu_model(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: device.threads(),
             burn: BURN_VERSION.to_string(),
         }
     }

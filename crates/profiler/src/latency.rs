@@ -1,11 +1,9 @@
 use std::time::{Duration, Instant};
 
-use burn::tensor::{Device, Distribution, Tensor};
-use hwnas_space::module::Network;
 use hwnas_space::{ModelSpace, Sample};
 use serde::{Deserialize, Serialize};
 
-use crate::{ProfileError, Profiler};
+use crate::{LatencyDevice, LoadedNetwork, ProfileError, Profiler};
 
 /// How a latency is measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,14 +136,15 @@ impl Latency {
     }
 }
 
-/// Latency measured on a real burn device: freeze, warm up, then time `forward` between syncs.
+/// Latency measured on a real device (a burn device, or tract): freeze, warm up, then time
+/// `forward` (between syncs on burn).
 ///
 /// Every query measures ([`Profiler::measures`]): priced through [`Costs`](crate::Costs), a
 /// sample is measured once per network, so a budget and the trial log that ask for the same
 /// sample, or samples that differ only in choices the network never reads, measure it once.
 pub struct LatencyProfiler {
     space: ModelSpace,
-    device: Device,
+    device: LatencyDevice,
     config: LatencyConfig,
 }
 
@@ -153,7 +152,7 @@ impl LatencyProfiler {
     /// A profiler for `space` (at its input shape) on `device`.
     pub fn new(
         space: ModelSpace,
-        device: Device,
+        device: impl Into<LatencyDevice>,
         config: LatencyConfig,
     ) -> Result<Self, ProfileError> {
         if config.batch == 0
@@ -168,7 +167,7 @@ impl LatencyProfiler {
         }
         Ok(Self {
             space,
-            device,
+            device: device.into(),
             config,
         })
     }
@@ -193,14 +192,13 @@ impl LatencyProfiler {
             progress(latencies.len(), samples.len());
             let networks = chunk
                 .iter()
-                .map(|sample| Ok((self.space.freeze(sample, &self.device)?, dims.clone())))
+                .map(|sample| {
+                    let architecture = self.space.resolve(sample)?;
+                    self.device.load(&architecture, self.config.batch, None)
+                })
                 .collect::<Result<Vec<_>, ProfileError>>()?;
-            for times in time_interleaved(&networks, &self.device, &self.config)? {
-                latencies.push(Latency::from_times(
-                    times,
-                    dims.clone(),
-                    format!("{:?}", self.device),
-                ));
+            for times in time_interleaved(&networks, &self.config)? {
+                latencies.push(Latency::from_times(times, dims.clone(), self.device.name()));
             }
         }
         progress(latencies.len(), samples.len());
@@ -208,7 +206,7 @@ impl LatencyProfiler {
     }
 
     /// The device it measures on.
-    pub fn device(&self) -> &Device {
+    pub fn device(&self) -> &LatencyDevice {
         &self.device
     }
 
@@ -222,39 +220,19 @@ impl LatencyProfiler {
 /// VM, a CPU changing frequency, a GPU warming up) slows each of them alike instead of whichever
 /// happened to be measured during a slow spell. Times in milliseconds, one list per network.
 ///
-/// Each network reads a random input of its own dims (batch first) and first runs `warmup`
+/// Each network (loaded with its own random input) first runs `warmup`
 /// untimed passes. A visit to a network after another one ran starts with an untimed pass (its
 /// weights back into cache, as in a back-to-back measurement) unless its passes last a whole
 /// visit, then times passes, a device sync inside the timed region, for [`INTERLEAVED_VISIT`] (at
 /// least one pass). Visits go round-robin, starting one network later each round, until every
 /// network has `min_runs` passes and `budget` of timed time, or `max_runs` passes.
 pub fn time_interleaved(
-    networks: &[(Network, Vec<usize>)],
-    device: &Device,
+    networks: &[LoadedNetwork],
     config: &LatencyConfig,
 ) -> Result<Vec<Vec<f64>>, ProfileError> {
-    let inputs = networks
-        .iter()
-        .map(|(_, dims)| match dims[..] {
-            [n, c, h, w] => Ok(Tensor::<4>::random(
-                [n, c, h, w],
-                Distribution::Normal(0.0, 1.0),
-                device,
-            )),
-            _ => Err(ProfileError::Unsupported(format!(
-                "latency needs an image input, got {dims:?}"
-            ))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let sync = || {
-        device
-            .sync()
-            .map_err(|e| ProfileError::Device(format!("{e:?}")))
-    };
     let pass = |i: usize| {
         let start = Instant::now();
-        let _ = networks[i].0.forward(inputs[i].clone());
-        sync()?;
+        networks[i].pass()?;
         Ok::<_, ProfileError>(start.elapsed())
     };
     // The last pass of each network: one that lasts a whole visit gains nothing from a re-warm.

@@ -37,6 +37,8 @@ mod latency;
 mod predictor;
 mod profiler;
 pub mod rank;
+#[cfg(feature = "burn")]
+mod runtime;
 mod table;
 
 pub use costs::{CostError, Costs};
@@ -62,4 +64,6 @@ pub use predictor::{
 pub use profiler::{
     CountProfiler, FlopsProfiler, FnProfiler, NumParamsProfiler, Profiler, from_fn,
 };
+#[cfg(feature = "burn")]
+pub use runtime::{LatencyBackend, LatencyDevice, LoadedNetwork};
 pub use table::{CountTable, LayerCost, LayerTable};

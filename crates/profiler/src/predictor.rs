@@ -2,8 +2,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use burn::tensor::Device;
-use hwnas_space::module::Network;
 use hwnas_space::{Architecture, Block, Layer, ModelSpace, Sample, Shape};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -14,7 +12,7 @@ use crate::fitted::{FitProvenance, grid_len, grid_position};
 use crate::latency::{LatencyConfig, LatencyProfiler, Statistic, time_interleaved};
 use crate::rank::{PredictionAccuracy, fit_line, fit_plane};
 use crate::table::LayerTable;
-use crate::{ProfileError, Profiler};
+use crate::{LatencyDevice, ProfileError, Profiler};
 
 /// Version of the table file format this build writes for a table with a per-architecture term
 /// (`per_architecture_ms`); tables without one are still written as version 1, which builds
@@ -275,16 +273,12 @@ fn single_layer(layer: &Layer, input: Shape) -> Architecture {
 fn time_layers(
     architectures: &[Architecture],
     empty: &Architecture,
-    device: &Device,
+    device: &LatencyDevice,
     config: &PredictorConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<f64>, f64), ProfileError> {
-    let freeze = |architecture: &Architecture| -> Result<_, ProfileError> {
-        let network = hwnas_space::module::seeded(device, config.seed, || {
-            Network::init(architecture, device)
-        })?;
-        Ok((network, architecture.input.with_batch(config.batch)))
-    };
+    let freeze =
+        |architecture: &Architecture| device.load(architecture, config.batch, Some(config.seed));
     let statistic = |times: Vec<f64>| {
         crate::Latency::from_times(times, Vec::new(), String::new()).get(config.statistic)
     };
@@ -296,7 +290,7 @@ fn time_layers(
             .chain(group)
             .map(freeze)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut times = time_interleaved(&networks, device, &config.layer_timing)?.into_iter();
+        let mut times = time_interleaved(&networks, &config.layer_timing)?.into_iter();
         let overhead = statistic(times.next().expect("the empty network was timed"));
         latencies.extend(times.map(|times| (statistic(times) - overhead).max(0.0)));
         overheads.push(overhead);
@@ -314,10 +308,11 @@ impl LatencyPredictor {
     /// Measures `space` on `device`; `progress(done, total)` follows the layer measurements.
     pub fn build(
         space: &ModelSpace,
-        device: &Device,
+        device: impl Into<LatencyDevice>,
         config: &PredictorConfig,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Self, ProfileError> {
+        let device = &device.into();
         let began = Instant::now();
         let input = space.input();
         let distinct = distinct_layers(space, input)?;
@@ -468,7 +463,7 @@ impl LatencyPredictor {
     }
 
     /// Refuses a device other than the one the table was measured on.
-    pub fn check_device(&self, device: &Device) -> Result<(), ProfileError> {
+    pub fn check_device(&self, device: impl Into<LatencyDevice>) -> Result<(), ProfileError> {
         let here = DeviceFingerprint::of(device);
         if here != self.file.device {
             return Err(ProfileError::Table(format!(
@@ -509,7 +504,7 @@ impl LatencyPredictor {
     pub fn evaluate(
         &self,
         space: &ModelSpace,
-        device: &Device,
+        device: impl Into<LatencyDevice>,
         n: usize,
         seed: u64,
         timing: &LatencyConfig,
@@ -523,7 +518,7 @@ impl LatencyPredictor {
         let batch = self.file.input.first().copied().unwrap_or(1);
         let measured = LatencyProfiler::new(
             space.clone(),
-            device.clone(),
+            device,
             LatencyConfig {
                 batch,
                 ..timing.clone()

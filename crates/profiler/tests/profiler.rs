@@ -184,10 +184,10 @@ mod latency {
 
     use burn::tensor::Device;
     use hwnas_profiler::{
-        Costs, LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, ProfileError,
-        Profiler, Statistic, time_interleaved,
+        Costs, LatencyConfig, LatencyDevice, LatencyPredictor, LatencyProfiler, PredictorConfig,
+        ProfileError, Profiler, Statistic, time_interleaved,
     };
-    use hwnas_space::{ModelSpace, Sample, hub, metric};
+    use hwnas_space::{ModelSpace, Sample, Shape, hub, metric};
     use rand::SeedableRng;
     use rand::rngs::Xoshiro256PlusPlus;
 
@@ -203,13 +203,50 @@ mod latency {
     }
 
     fn build(space: &ModelSpace) -> LatencyPredictor {
+        build_on(space, Device::flex())
+    }
+
+    fn build_on(space: &ModelSpace, device: impl Into<LatencyDevice>) -> LatencyPredictor {
         let config = PredictorConfig {
             layer_timing: quick(),
             model_timing: quick(),
             fit_samples: 3,
             ..PredictorConfig::default()
         };
-        LatencyPredictor::build(space, &Device::flex(), &config, &mut |_, _| {}).unwrap()
+        LatencyPredictor::build(space, device, &config, &mut |_, _| {}).unwrap()
+    }
+
+    /// tract times the exported network: every pass counted, a table of its own that refuses
+    /// to pose as flex, and the other way round.
+    #[cfg(feature = "tract")]
+    #[test]
+    fn tract_is_a_latency_device_of_its_own() {
+        use hwnas_profiler::{DeviceFingerprint, LatencyBackend};
+        let space = hub::space("mobile-micro").unwrap();
+        let (big, small) = extremes(&space);
+        let tract = "tract".parse::<LatencyBackend>().unwrap().device().unwrap();
+        let profiler = LatencyProfiler::new(space.clone(), tract.clone(), quick()).unwrap();
+        let latencies = profiler
+            .measure_many(&[big, small], &mut |_, _| {})
+            .unwrap();
+        for latency in &latencies {
+            assert_eq!(latency.runs, 3);
+            assert_eq!(latency.device, "tract 0.23.9");
+            assert!(latency.min_ms <= latency.median_ms && latency.median_ms <= latency.p90_ms);
+        }
+        let here = DeviceFingerprint::of(&tract);
+        assert_eq!((here.device.as_str(), here.threads), ("tract 0.23.9", 1));
+
+        let on_tract = build_on(&space, tract.clone());
+        assert_eq!(on_tract.file().device, here);
+        on_tract.check_device(&tract).unwrap();
+        let refusal = on_tract
+            .check_device(Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(refusal.contains("tract 0.23.9"), "{refusal}");
+        let refusal = build(&space).check_device(&tract).unwrap_err().to_string();
+        assert!(refusal.contains("not on tract 0.23.9"), "{refusal}");
     }
 
     /// The deepest, widest and the shallowest, narrowest sample of `mobile-micro`.
@@ -241,7 +278,7 @@ mod latency {
             assert!(predicted.is_finite());
             assert_eq!(loaded.predict(&sample).unwrap(), predicted);
         }
-        loaded.check_device(&Device::flex()).unwrap();
+        loaded.check_device(Device::flex()).unwrap();
         let (big, small) = extremes(&space);
         assert!(predictor.predict(&big).unwrap() > predictor.predict(&small).unwrap());
     }
@@ -280,7 +317,7 @@ mod latency {
         elsewhere.device.cpu = "another CPU".into();
         let elsewhere = LatencyPredictor::from_file(&space, elsewhere).unwrap();
         let error = elsewhere
-            .check_device(&Device::flex())
+            .check_device(Device::flex())
             .unwrap_err()
             .to_string();
         assert!(
@@ -297,25 +334,30 @@ mod latency {
     fn interleaved_timing_gives_every_network_its_passes() {
         let space = hub::space("mobile-micro").unwrap();
         let (big, small) = extremes(&space);
-        let device = Device::flex();
-        let dims = space.input().with_batch(2);
+        let device = LatencyDevice::from(Device::flex());
         let networks: Vec<_> = [&big, &small, &big]
             .iter()
-            .map(|sample| (space.freeze(sample, &device).unwrap(), dims.clone()))
+            .map(|sample| {
+                let architecture = space.resolve(sample).unwrap();
+                device.load(&architecture, 2, None).unwrap()
+            })
             .collect();
         // No time budget: each network stops at `min_runs`; a long one: at `max_runs`.
-        let times = time_interleaved(&networks, &device, &quick()).unwrap();
+        let times = time_interleaved(&networks, &quick()).unwrap();
         assert_eq!(times.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 3]);
         let long = LatencyConfig {
             budget: Duration::from_secs(60),
             ..quick()
         };
-        let times = time_interleaved(&networks, &device, &long).unwrap();
+        let times = time_interleaved(&networks, &long).unwrap();
         assert_eq!(times.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5, 5]);
         assert!(times.iter().flatten().all(|ms| *ms > 0.0));
 
-        let flat = vec![(networks[0].0.clone(), vec![2, 64])];
-        let error = time_interleaved(&flat, &device, &quick()).unwrap_err();
+        let flat = hwnas_space::Architecture {
+            input: Shape::Flat(64),
+            root: hwnas_space::Block::Layer(hwnas_space::Layer::Identity),
+        };
+        let error = device.load(&flat, 2, None).err().unwrap();
         assert!(error.to_string().contains("image input"), "{error}");
     }
 
@@ -373,7 +415,7 @@ mod latency {
             ..PredictorConfig::default()
         };
         let predictor =
-            LatencyPredictor::build(&space, &Device::flex(), &config, &mut |_, _| {}).unwrap();
+            LatencyPredictor::build(&space, Device::flex(), &config, &mut |_, _| {}).unwrap();
         assert_eq!(predictor.file().statistic, Statistic::Min);
         let json = serde_json::to_value(predictor.file()).unwrap();
         assert_eq!(json["statistic"], "min");
@@ -392,7 +434,7 @@ mod latency {
             ..quick()
         };
         let (rows_accuracy, rows) = predictor
-            .evaluate(&space, &Device::flex(), 3, 5, &timing, &mut |_, _| {})
+            .evaluate(&space, Device::flex(), 3, 5, &timing, &mut |_, _| {})
             .unwrap();
         assert_eq!((rows_accuracy.n, rows.len()), (3, 3));
         assert!(
@@ -451,7 +493,7 @@ mod latency {
                 sample,
             })
             .collect();
-        let here = DeviceFingerprint::of(&Device::flex());
+        let here = DeviceFingerprint::of(Device::flex());
         let fitted = LatencyPredictor::fit(
             &space,
             1,
@@ -501,7 +543,7 @@ mod latency {
         let space = hub::space("mobile-micro").unwrap();
         let base = build(&space);
         let nb201 = hub::space("nasbench201").unwrap();
-        let here = DeviceFingerprint::of(&Device::flex());
+        let here = DeviceFingerprint::of(Device::flex());
         let error = LatencyPredictor::fit(&nb201, 1, &[base], &[], &[], here.clone(), "x")
             .map(|_| ())
             .unwrap_err();

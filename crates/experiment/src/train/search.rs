@@ -2,7 +2,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use hwnas_benchmark::NasBench201;
-use hwnas_profiler::{Costs, LatencyConfig, LatencyPredictor, LatencyProfiler};
+use hwnas_profiler::{Costs, LatencyConfig, LatencyDevice, LatencyPredictor, LatencyProfiler};
 use hwnas_space::{ModelSpace, metric};
 
 use super::{ImageSet, TrainingEvaluator};
@@ -12,8 +12,8 @@ use crate::{
 };
 
 impl SearchConfig {
-    /// FLOPs, parameters and, when the settings price it, latency: measured on `device` (once
-    /// per network) or predicted from the table (which must be of this space and input).
+    /// FLOPs, parameters and, when the settings price it, latency: measured on `device` or in
+    /// tract (once per network), or predicted from the table (which must be of this space and input).
     pub fn costs(&self, space: &ModelSpace, device: &Device) -> Result<Costs, ExperimentError> {
         let costs = Costs::counts(space)?;
         Ok(match &self.latency {
@@ -21,6 +21,14 @@ impl SearchConfig {
             Some(LatencySource::Measured) => costs.with(
                 metric::LATENCY_MS,
                 LatencyProfiler::new(space.clone(), device.clone(), LatencyConfig::default())?,
+            ),
+            Some(LatencySource::Tract) => costs.with(
+                metric::LATENCY_MS,
+                LatencyProfiler::new(
+                    space.clone(),
+                    LatencyDevice::Tract,
+                    LatencyConfig::default(),
+                )?,
             ),
             Some(LatencySource::Table(path)) => {
                 costs.with(metric::LATENCY_MS, LatencyPredictor::load(path, space)?)
