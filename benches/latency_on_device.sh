@@ -5,6 +5,7 @@
 # the forward-pass bench. Run it where the latency matters, e.g. on a GPU machine:
 #
 #   benches/latency_on_device.sh flex cuda wgpu      # each device needs its cargo feature
+#   benches/latency_on_device.sh flex tract          # burn against the ONNX runtime (built in)
 #
 # (Building the `cuda` feature downloads an LLVM bundle: without internet, pass a binary built
 # elsewhere in HWNAS, or measure the GPU through wgpu.)
@@ -22,7 +23,7 @@ mkdir -p "$out"
 
 features=()
 for device in "${devices[@]}"; do
-  [ "$device" = flex ] || features+=("$device")
+  case "$device" in flex | tract) ;; *) features+=("$device") ;; esac
 done
 feature_list=$(IFS=,; echo "${features[*]:-}")
 
