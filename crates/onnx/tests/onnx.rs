@@ -1,5 +1,5 @@
-//! Exported models run in tract and agree with burn: every layer kind on every sample of a space
-//! built to hold them all, random samples of the hub spaces, initialised and trained weights,
+//! Exported models run in tract and agree with burn: every sample of a space built to hold every
+//! layer kind, random samples of the hub spaces, initialised and trained weights,
 //! batch 1 and 8.
 
 use std::collections::BTreeSet;
@@ -37,9 +37,9 @@ fn batch_norm() -> Layer {
     }
 }
 
-/// Every layer kind, every activation and every node kind: each activation by a choice, each
-/// cell operation (zero, identity, pools with and without padding counted, a dilated
-/// convolution) by a choice, cells that sum, average and concatenate, a residual that keeps its
+/// Every layer kind, every activation and every node kind, in 98 samples: each activation by a
+/// choice, each cell operation (zero, identity, pools with and without padding counted, a
+/// dilated and a plain convolution) by a choice, cell nodes that sum, average and concatenate, a residual that keeps its
 /// shape and one that does not, a gate, a sum of branches, and two heads (adaptive pooling then
 /// flatten, or global pooling) into batch norm, dropout, linear layers and a layer norm.
 fn every_kind_space() -> ModelSpace {
@@ -69,6 +69,7 @@ fn every_kind_space() -> ModelSpace {
             ("avg_pool", avg_pool(true)),
             ("avg_pool_exclusive", avg_pool(false)),
             ("dilated", Node::Layer(Layer::Conv2d(dilated.clone()))),
+            ("conv", conv(8, 3, 1)),
         ]
     };
     let cell = Node::Cell(Cell {
@@ -78,10 +79,7 @@ fn every_kind_space() -> ModelSpace {
                 select: None,
             },
             CellNode {
-                inputs: vec![
-                    (0, Node::layer_choice("edge_b", cell_ops())),
-                    (1, conv(8, 1, 1)),
-                ],
+                inputs: vec![(0, Node::Layer(Layer::Conv2d(dilated))), (1, conv(8, 1, 1))],
                 select: None,
             },
             CellNode {
@@ -92,7 +90,7 @@ fn every_kind_space() -> ModelSpace {
                 ],
                 select: Some(InputChoice {
                     label: "combine".into(),
-                    n_chosen: 2,
+                    n_chosen: 3,
                     reduction: Reduction::Mean,
                 }),
             },
@@ -180,11 +178,9 @@ fn every_sample_of_every_layer_kind_agrees_in_tract() {
     let space = every_kind_space();
     let device = Device::flex();
     let samples: Vec<Sample> = space.search_space().grid().collect();
-    assert_eq!(samples.len(), (7 * 6 * 6 * 3) * 2);
+    assert_eq!(samples.len(), 7 * 7 * 2);
     let mut seen = BTreeSet::new();
-    // Every sample at batch 1 would export 1,512 models; every choice value is still covered by
-    // a stride that is prime to the grid's dimensions.
-    for (i, sample) in samples.iter().enumerate().step_by(37) {
+    for (i, sample) in samples.iter().enumerate() {
         let network =
             hwnas_space::module::seeded(&device, i as u64, || space.freeze(sample, &device))
                 .unwrap();
@@ -216,23 +212,6 @@ fn every_sample_of_every_layer_kind_agrees_in_tract() {
         "Sigmoid",
     ];
     assert_eq!(seen, expected.iter().map(|s| s.to_string()).collect());
-}
-
-#[test]
-fn the_covering_samples_reach_every_choice_value() {
-    let space = every_kind_space();
-    let samples: Vec<Sample> = space.search_space().grid().collect();
-    let mut values = BTreeSet::new();
-    for sample in samples.iter().step_by(37) {
-        for (label, value) in sample.iter() {
-            values.insert((label.to_string(), value.to_string()));
-        }
-    }
-    let all: BTreeSet<_> = samples
-        .iter()
-        .flat_map(|s| s.iter().map(|(l, v)| (l.to_string(), v.to_string())))
-        .collect();
-    assert_eq!(values, all);
 }
 
 #[test]
