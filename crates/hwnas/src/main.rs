@@ -66,7 +66,24 @@ enum Command {
     Report(report::ReportArgs),
     /// Print the best (or Pareto-optimal) samples of an experiment as JSON lines, or write a
     /// sample's network as ONNX (`hwnas export onnx`).
-    Export(report::ExportArgs),
+    Export(ExportCommand),
+}
+
+/// `hwnas export DIR` reads an experiment; `hwnas export onnx` writes a network.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct ExportCommand {
+    #[command(subcommand)]
+    format: Option<ExportFormat>,
+    #[command(flatten)]
+    experiment: report::ExportArgs,
+}
+
+#[derive(Subcommand)]
+enum ExportFormat {
+    /// A sample's network with its weights as an ONNX model (opset 17), with a test case in the
+    /// ONNX test-data convention, optionally checked in tract.
+    Onnx(onnx::OnnxArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,7 +99,11 @@ fn main() -> ExitCode {
         Command::Search(args) => search::search(&args),
         Command::Oneshot(args) => oneshot::oneshot(&args),
         Command::Report(args) => report::report(&args),
-        Command::Export(args) => report::export(&args),
+        Command::Export(ExportCommand {
+            format: Some(ExportFormat::Onnx(args)),
+            ..
+        }) => onnx::export_onnx(&args),
+        Command::Export(ExportCommand { experiment, .. }) => report::export(&experiment),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

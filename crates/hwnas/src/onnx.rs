@@ -88,6 +88,7 @@ pub fn export_onnx(args: &OnnxArgs) -> anyhow::Result<()> {
             agreement.relative(),
             agreement.scale
         );
+        // A NaN difference counts as infinite, so it fails here too.
         if agreement.relative() >= TOLERANCE {
             anyhow::bail!(
                 "tract's output differs from burn's by {:.3e} of its scale (tolerance {TOLERANCE:e})",

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use hwnas_experiment::Report;
 use hwnas_space::metric;
 use hwnas_strategy::Objective;
@@ -26,11 +26,8 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ExportArgs {
-    #[command(subcommand)]
-    format: Option<ExportFormat>,
-    /// Experiment directory.
+    /// Experiment directory (one named `onnx` is given as `./onnx`).
     #[arg(required = true)]
     dir: Option<PathBuf>,
     /// The best K trials by accuracy.
@@ -41,21 +38,10 @@ pub struct ExportArgs {
     front: Option<String>,
 }
 
-/// What else `hwnas export` writes.
-#[derive(Subcommand)]
-pub enum ExportFormat {
-    /// A sample's network with its weights as an ONNX model (opset 17), with a test case in the
-    /// ONNX test-data convention, optionally checked in tract.
-    Onnx(crate::onnx::OnnxArgs),
-}
-
-/// Writes the chosen architectures as sample JSON lines, which `profile` and `freeze` read, or
-/// a network in another format.
+/// Writes the chosen architectures as sample JSON lines, which `profile` and `freeze` read.
 pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
-    let dir = match (&args.format, &args.dir) {
-        (Some(ExportFormat::Onnx(onnx)), _) => return crate::onnx::export_onnx(onnx),
-        (None, Some(dir)) => dir,
-        (None, None) => bail_input!("name an experiment directory"),
+    let Some(dir) = &args.dir else {
+        bail_input!("name an experiment directory");
     };
     let report = Report::load(dir)?;
     let accuracy = Objective::maximize(metric::ACCURACY);

@@ -2,6 +2,7 @@ use hwnas_space::SpaceError;
 
 /// What can go wrong exporting, checking or timing an ONNX model.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OnnxError {
     /// The sample or its input shape does not build a network.
     #[error(transparent)]

@@ -3,7 +3,7 @@
 use burn::module::Param;
 use burn::tensor::Tensor;
 use hwnas_space::module::{Network, Op};
-use hwnas_space::{ActivationFn, Architecture, Block, Layer, Reduction, Shape};
+use hwnas_space::{Architecture, Block, Layer, Reduction, Shape};
 use prost::Message;
 use tract_onnx::pb;
 use tract_onnx::pb::attribute_proto::AttributeType;
@@ -45,7 +45,7 @@ pub fn export(architecture: &Architecture, network: &Network) -> Result<pb::Mode
         "output",
         vec![output.name.clone()],
         Vec::new(),
-        OUTPUT,
+        Some(OUTPUT),
     );
     let graph = pb::GraphProto {
         name: "hwnas".to_string(),
@@ -86,9 +86,9 @@ pub fn tensor_proto(name: &str, dims: &[usize], values: &[f32]) -> pb::TensorPro
 
 /// A named value of the graph and the shape of one example (batch excluded).
 #[derive(Debug, Clone)]
-struct Value {
-    name: String,
-    shape: Shape,
+pub(crate) struct Value {
+    pub(crate) name: String,
+    pub(crate) shape: Shape,
 }
 
 fn dims(shape: Shape) -> Vec<pb::tensor_shape_proto::Dimension> {
@@ -128,7 +128,7 @@ fn value_info(name: &str, shape: Shape) -> pb::ValueInfoProto {
     }
 }
 
-fn ints(name: &str, values: impl IntoIterator<Item = usize>) -> pb::AttributeProto {
+pub(crate) fn ints(name: &str, values: impl IntoIterator<Item = usize>) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Ints as i32,
@@ -137,7 +137,7 @@ fn ints(name: &str, values: impl IntoIterator<Item = usize>) -> pb::AttributePro
     }
 }
 
-fn int(name: &str, value: i64) -> pb::AttributeProto {
+pub(crate) fn int(name: &str, value: i64) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Int as i32,
@@ -146,7 +146,7 @@ fn int(name: &str, value: i64) -> pb::AttributeProto {
     }
 }
 
-fn float(name: &str, value: f64) -> pb::AttributeProto {
+pub(crate) fn float(name: &str, value: f64) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Float as i32,
@@ -156,23 +156,23 @@ fn float(name: &str, value: f64) -> pb::AttributeProto {
 }
 
 /// `[h, w]` padding as ONNX's `[top, left, bottom, right]`.
-fn pads([h, w]: [usize; 2]) -> pb::AttributeProto {
+pub(crate) fn pads([h, w]: [usize; 2]) -> pb::AttributeProto {
     ints("pads", [h, w, h, w])
 }
 
-fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+pub(crate) fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     floats(tensor.into_data())
 }
 
 /// A tensor's values as `f32`, whatever the backend's float type.
-pub(crate) fn floats(data: burn::tensor::TensorData) -> Vec<f32> {
+pub fn floats(data: burn::tensor::TensorData) -> Vec<f32> {
     data.convert::<f32>()
         .try_to_vec::<f32>()
         .expect("converted to f32")
 }
 
 #[derive(Default)]
-struct GraphBuilder {
+pub(crate) struct GraphBuilder {
     nodes: Vec<pb::NodeProto>,
     initializers: Vec<pb::TensorProto>,
     counter: usize,
@@ -180,26 +180,22 @@ struct GraphBuilder {
 
 impl GraphBuilder {
     /// A fresh name with `prefix`.
-    fn fresh(&mut self, prefix: &str) -> String {
+    pub(crate) fn fresh(&mut self, prefix: &str) -> String {
         self.counter += 1;
         format!("{prefix}_{}", self.counter)
     }
 
-    /// Adds a node named after its kind; returns its output's name (`output` when given).
-    fn node(
+    /// Adds a node named after its kind; returns its output's name (the node's, unless given).
+    pub(crate) fn node(
         &mut self,
         op_type: &str,
         prefix: &str,
         input: Vec<String>,
         attribute: Vec<pb::AttributeProto>,
-        output: &str,
+        output: Option<&str>,
     ) -> String {
         let name = self.fresh(prefix);
-        let output = if output.is_empty() {
-            name.clone()
-        } else {
-            output.to_string()
-        };
+        let output = output.map_or_else(|| name.clone(), str::to_string);
         self.nodes.push(pb::NodeProto {
             input,
             output: vec![output.clone()],
@@ -212,7 +208,7 @@ impl GraphBuilder {
     }
 
     /// A node of one output, the shape given.
-    fn op(
+    pub(crate) fn op(
         &mut self,
         op_type: &str,
         input: Vec<String>,
@@ -221,17 +217,17 @@ impl GraphBuilder {
     ) -> Value {
         let prefix = op_type.to_lowercase();
         Value {
-            name: self.node(op_type, &prefix, input, attribute, ""),
+            name: self.node(op_type, &prefix, input, attribute, None),
             shape,
         }
     }
 
-    fn initializer(&mut self, name: String, dims: &[usize], values: &[f32]) -> String {
+    pub(crate) fn initializer(&mut self, name: String, dims: &[usize], values: &[f32]) -> String {
         self.initializers.push(tensor_proto(&name, dims, values));
         name
     }
 
-    fn param<const D: usize>(
+    pub(crate) fn param<const D: usize>(
         &mut self,
         owner: &str,
         what: &str,
@@ -242,7 +238,7 @@ impl GraphBuilder {
         self.initializer(format!("{owner}.{what}"), &dims, &values(tensor))
     }
 
-    fn scalar(&mut self, prefix: &str, value: f32) -> String {
+    pub(crate) fn scalar(&mut self, prefix: &str, value: f32) -> String {
         let name = self.fresh(prefix);
         self.initializer(name, &[], &[value])
     }
@@ -256,16 +252,17 @@ impl GraphBuilder {
             (Block::Residual(body), op) => {
                 // The network adds the input only where the body keeps its shape.
                 let output = body.visit(input.shape, &mut |_: &Layer, _, _| Ok(()))?;
-                match op {
-                    Op::Sum(sum) if output == input.shape => {
-                        let [Op::Identity(_), body_op] = &sum.branches[..] else {
-                            return Err(mismatch("a residual"));
-                        };
-                        let body = self.block(body, body_op, input.clone())?;
-                        Ok(self.add_all(vec![input, body]))
-                    }
-                    op => self.block(body, op, input),
+                if output != input.shape {
+                    return self.block(body, op, input);
                 }
+                let Op::Sum(sum) = op else {
+                    return Err(mismatch("a residual"));
+                };
+                let [Op::Identity(_), body_op] = &sum.branches[..] else {
+                    return Err(mismatch("a residual"));
+                };
+                let body = self.block(body, body_op, input.clone())?;
+                Ok(self.add_all(vec![input, body]))
             }
             (Block::Gate(body), Op::Gate(gate)) => {
                 let gate_value =
@@ -350,197 +347,10 @@ impl GraphBuilder {
             }
         })
     }
-
-    fn layer(&mut self, layer: &Layer, op: &Op, input: Value) -> Result<Value, OnnxError> {
-        let shape = layer.output_shape(input.shape)?;
-        let x = input.name.clone();
-        Ok(match (layer, op) {
-            (Layer::Conv2d(spec), Op::Conv2d(conv)) => {
-                let name = self.fresh("conv");
-                let mut inputs = vec![x, self.param(&name, "weight", &conv.weight)];
-                if let Some(bias) = &conv.bias {
-                    inputs.push(self.param(&name, "bias", bias));
-                }
-                let attributes = vec![
-                    ints("kernel_shape", conv.kernel_size),
-                    ints("strides", conv.stride),
-                    pads(spec.padding),
-                    ints("dilations", conv.dilation),
-                    int("group", conv.groups as i64),
-                ];
-                self.op("Conv", inputs, attributes, shape)
-            }
-            (Layer::Linear { .. }, Op::Linear(linear)) => {
-                // burn stores the weight as [d_input, d_output]: Gemm's B without transposing.
-                let name = self.fresh("linear");
-                let mut inputs = vec![x, self.param(&name, "weight", &linear.weight)];
-                if let Some(bias) = &linear.bias {
-                    inputs.push(self.param(&name, "bias", bias));
-                }
-                self.op("Gemm", inputs, Vec::new(), shape)
-            }
-            (Layer::BatchNorm { epsilon, .. }, Op::BatchNorm(norm)) => {
-                let name = self.fresh("batch_norm");
-                let inputs = vec![
-                    x,
-                    self.param(&name, "gamma", &norm.gamma),
-                    self.param(&name, "beta", &norm.beta),
-                    self.initializer(
-                        format!("{name}.running_mean"),
-                        &[shape.channels()],
-                        &values(norm.running_mean.value()),
-                    ),
-                    self.initializer(
-                        format!("{name}.running_var"),
-                        &[shape.channels()],
-                        &values(norm.running_var.value()),
-                    ),
-                ];
-                self.op(
-                    "BatchNormalization",
-                    inputs,
-                    vec![float("epsilon", *epsilon)],
-                    shape,
-                )
-            }
-            (Layer::LayerNorm { epsilon }, Op::LayerNorm(norm)) => {
-                let name = self.fresh("layer_norm");
-                let mut inputs = vec![x, self.param(&name, "gamma", &norm.gamma)];
-                if let Some(beta) = &norm.beta {
-                    inputs.push(self.param(&name, "beta", beta));
-                }
-                let attributes = vec![int("axis", -1), float("epsilon", *epsilon)];
-                self.op("LayerNormalization", inputs, attributes, shape)
-            }
-            (Layer::Activation { function }, _) => self.activation(*function, input, op)?,
-            (Layer::MaxPool2d(spec), Op::MaxPool2d(_)) => {
-                let attributes = vec![
-                    ints("kernel_shape", spec.kernel),
-                    ints("strides", spec.stride),
-                    pads(spec.padding),
-                ];
-                self.op("MaxPool", vec![x], attributes, shape)
-            }
-            (
-                Layer::AvgPool2d {
-                    pool,
-                    count_include_pad,
-                },
-                Op::AvgPool2d(_),
-            ) => {
-                let attributes = vec![
-                    ints("kernel_shape", pool.kernel),
-                    ints("strides", pool.stride),
-                    pads(pool.padding),
-                    int("count_include_pad", i64::from(*count_include_pad)),
-                ];
-                self.op("AveragePool", vec![x], attributes, shape)
-            }
-            (Layer::AdaptiveAvgPool2d { output }, Op::AdaptiveAvgPool2d(_)) => {
-                let Shape::Image { height, width, .. } = input.shape else {
-                    return Err(mismatch("adaptive average pooling"));
-                };
-                let [out_h, out_w] = *output;
-                // Equal windows only: ONNX has no adaptive pooling, and burn's uneven windows
-                // would need a slice per output cell.
-                if out_h == 0 || out_w == 0 || height % out_h != 0 || width % out_w != 0 {
-                    return Err(OnnxError::Unsupported {
-                        layer: "adaptive_avg_pool2d".into(),
-                        why: format!(
-                            "{height}x{width} to {out_h}x{out_w} has uneven windows, \
-                             which no standard ONNX pooling computes"
-                        ),
-                    });
-                }
-                let kernel = [height / out_h, width / out_w];
-                let attributes = vec![ints("kernel_shape", kernel), ints("strides", kernel)];
-                self.op("AveragePool", vec![x], attributes, shape)
-            }
-            (Layer::GlobalAvgPool, Op::GlobalAvgPool(_)) => {
-                let Shape::Image { channels, .. } = input.shape else {
-                    return Err(mismatch("global average pooling"));
-                };
-                let pooled = self.op(
-                    "GlobalAveragePool",
-                    vec![x],
-                    Vec::new(),
-                    Shape::image(channels, 1, 1),
-                );
-                self.op("Flatten", vec![pooled.name], vec![int("axis", 1)], shape)
-            }
-            // Dropout is the identity at inference, which is what an exported model runs.
-            (Layer::Dropout { .. }, Op::Dropout(_)) | (Layer::Identity, Op::Identity(_)) => input,
-            (Layer::Flatten, Op::Flatten(_)) => {
-                self.op("Flatten", vec![x], vec![int("axis", 1)], shape)
-            }
-            (Layer::Zero, Op::Zero(_)) => {
-                let of = self.op("Shape", vec![x], Vec::new(), shape);
-                let zero = pb::AttributeProto {
-                    name: "value".to_string(),
-                    r#type: AttributeType::Tensor as i32,
-                    t: Some(tensor_proto("zero", &[1], &[0.0])),
-                    ..Default::default()
-                };
-                self.op("ConstantOfShape", vec![of.name], vec![zero], shape)
-            }
-            (layer, _) => return Err(mismatch(layer.kind())),
-        })
-    }
-
-    fn activation(
-        &mut self,
-        function: ActivationFn,
-        input: Value,
-        op: &Op,
-    ) -> Result<Value, OnnxError> {
-        let Value { name: x, shape } = input;
-        Ok(match (function, op) {
-            (ActivationFn::Relu, Op::Relu(_)) => self.op("Relu", vec![x], Vec::new(), shape),
-            (ActivationFn::Relu6, Op::Relu6(_)) => {
-                let low = self.scalar("zero", 0.0);
-                let high = self.scalar("six", 6.0);
-                self.op("Clip", vec![x, low, high], Vec::new(), shape)
-            }
-            (ActivationFn::Sigmoid, Op::Sigmoid(_)) => {
-                self.op("Sigmoid", vec![x], Vec::new(), shape)
-            }
-            (ActivationFn::Silu, Op::Silu(_)) => {
-                let gate = self.op("Sigmoid", vec![x.clone()], Vec::new(), shape);
-                self.op("Mul", vec![x, gate.name], Vec::new(), shape)
-            }
-            (ActivationFn::HardSwish, Op::HardSwish(_)) => {
-                self.op("HardSwish", vec![x], Vec::new(), shape)
-            }
-            (ActivationFn::HardSigmoid, Op::HardSigmoid(m)) => self.op(
-                "HardSigmoid",
-                vec![x],
-                vec![float("alpha", m.alpha), float("beta", m.beta)],
-                shape,
-            ),
-            (ActivationFn::Gelu, Op::Gelu(gelu)) => {
-                if gelu.approximate {
-                    return Err(OnnxError::Unsupported {
-                        layer: "gelu".into(),
-                        why: "the tanh approximation needs opset 20".into(),
-                    });
-                }
-                // 0.5 x (1 + erf(x / sqrt 2)): ONNX's Gelu operator needs opset 20.
-                let root2 = self.scalar("sqrt2", std::f32::consts::SQRT_2);
-                let one = self.scalar("one", 1.0);
-                let half = self.scalar("half", 0.5);
-                let scaled = self.op("Div", vec![x.clone(), root2], Vec::new(), shape);
-                let erf = self.op("Erf", vec![scaled.name], Vec::new(), shape);
-                let plus = self.op("Add", vec![erf.name, one], Vec::new(), shape);
-                let times = self.op("Mul", vec![x, plus.name], Vec::new(), shape);
-                self.op("Mul", vec![times.name, half], Vec::new(), shape)
-            }
-            (function, _) => return Err(mismatch(&format!("activation {function:?}"))),
-        })
-    }
 }
 
 /// The module does not have the architecture's structure: a caller's error, not the user's.
-fn mismatch(what: &str) -> OnnxError {
+pub(crate) fn mismatch(what: &str) -> OnnxError {
     OnnxError::Mismatch(format!(
         "{what} of the module does not match its architecture"
     ))

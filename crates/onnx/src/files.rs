@@ -48,7 +48,8 @@ pub const TOLERANCE: f64 = 1e-4;
 
 impl Exported {
     /// Exports `network` (the module of `architecture`, on `device`) with a test case: a seeded
-    /// normal input of `batch` examples and burn's output on it.
+    /// normal input of `batch` examples and burn's output on it. `device` must be a plain device,
+    /// not an autodiff one, so that BatchNorm and dropout run as at inference, like the graph.
     pub fn new(
         architecture: &Architecture,
         network: &Network,
@@ -80,8 +81,9 @@ impl Exported {
 
     /// Writes the model to `path` and the test case to `test_data_set_0/input_0.pb` and
     /// `output_0.pb` beside it (the convention holds one model per directory: another model
-    /// written to the same directory replaces the test case). Everything is written to temporary files first and renamed into
-    /// place, so a failure leaves no half-written model.
+    /// written to the same directory replaces the test case). Everything is written to temporary
+    /// files first and renamed into place; an earlier test case is moved aside and put back if
+    /// the model cannot be, so a failure leaves what was there before.
     pub fn write(&self, path: &Path) -> Result<(), OnnxError> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
@@ -89,34 +91,45 @@ impl Exported {
         };
         // tempfile's own messages repeat the random name; the directory is what the user named.
         let in_dir = |e: std::io::Error| OnnxError::io(&dir, std::io::Error::from(e.kind()));
-        if !dir.is_dir() {
+        if !dir.exists() {
             return Err(in_dir(std::io::ErrorKind::NotFound.into()));
         }
-        let test_dir = tempfile::Builder::new()
-            .prefix(".test_data")
+        if !dir.is_dir() {
+            return Err(in_dir(std::io::ErrorKind::NotADirectory.into()));
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(".onnx-export")
             .tempdir_in(&dir)
             .map_err(in_dir)?;
+        let new_test_dir = staging.path().join(TEST_DATA_DIR);
+        std::fs::create_dir(&new_test_dir).map_err(|e| OnnxError::io(&new_test_dir, e))?;
         for (name, tensor) in [("input_0.pb", &self.input), ("output_0.pb", &self.output)] {
-            let file = test_dir.path().join(name);
+            let file = new_test_dir.join(name);
             std::fs::write(&file, tensor.encode_to_vec()).map_err(|e| OnnxError::io(&file, e))?;
         }
-        let mut model = tempfile::Builder::new()
-            .prefix(".model")
-            .tempfile_in(&dir)
-            .map_err(in_dir)?;
-        std::io::Write::write_all(&mut model, &encode(&self.model))
-            .map_err(|e| OnnxError::io(model.path(), e))?;
-        let final_test_dir = dir.join(TEST_DATA_DIR);
-        if final_test_dir.exists() {
-            std::fs::remove_dir_all(&final_test_dir)
-                .map_err(|e| OnnxError::io(&final_test_dir, e))?;
+        let model = staging.path().join("model.onnx");
+        std::fs::write(&model, encode(&self.model)).map_err(|e| OnnxError::io(&model, e))?;
+
+        let test_dir = dir.join(TEST_DATA_DIR);
+        let old_test_dir = staging.path().join("old");
+        let had_test_dir = test_dir.exists();
+        let rename = |from: &Path, to: &Path| std::fs::rename(from, to);
+        if had_test_dir {
+            rename(&test_dir, &old_test_dir).map_err(|e| OnnxError::io(&test_dir, e))?;
         }
-        std::fs::rename(test_dir.keep(), &final_test_dir)
-            .map_err(|e| OnnxError::io(&final_test_dir, e))?;
-        model
-            .persist(path)
-            .map_err(|e| OnnxError::io(path, e.error))?;
-        Ok(())
+        let installed = rename(&new_test_dir, &test_dir)
+            .map_err(|e| OnnxError::io(&test_dir, e))
+            .and_then(|()| rename(&model, path).map_err(|e| OnnxError::io(path, e)));
+        if installed.is_err() {
+            // Put back what was there; the staging directory (and the new files) goes with it.
+            if !new_test_dir.exists() {
+                let _ = std::fs::remove_dir_all(&test_dir);
+            }
+            if had_test_dir {
+                let _ = rename(&old_test_dir, &test_dir);
+            }
+        }
+        installed
     }
 }
 
@@ -130,7 +143,8 @@ pub fn check_file(path: &Path) -> Result<Agreement, OnnxError> {
     let model = TractModel::load(&bytes, &input_dims)?;
     let (actual, actual_dims) = model.run(&input)?;
     if actual_dims != output_dims {
-        return Err(OnnxError::Invalid(format!(
+        // The file was exported with its test case: a shape that differs is the export's fault.
+        return Err(OnnxError::Tract(format!(
             "tract's output has shape {actual_dims:?}, the stored output {output_dims:?}"
         )));
     }
@@ -139,10 +153,12 @@ pub fn check_file(path: &Path) -> Result<Agreement, OnnxError> {
 
 /// Compares `actual` with `expected`, element by element.
 pub fn agreement(actual: &[f32], expected: &[f32]) -> Agreement {
+    // A NaN on either side is as far as can be (`f64::max` would drop it).
     let max_abs_diff = actual
         .iter()
         .zip(expected)
         .map(|(a, e)| f64::from((a - e).abs()))
+        .map(|d| if d.is_nan() { f64::INFINITY } else { d })
         .fold(0.0, f64::max);
     let scale = expected
         .iter()
@@ -166,17 +182,21 @@ pub fn read_tensor(path: &Path) -> Result<(Vec<usize>, Vec<f32>), OnnxError> {
         .map(|&d| usize::try_from(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| OnnxError::Invalid(format!("{}: negative dimension", path.display())))?;
+    let elements = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     let values: Vec<f32> = if tensor.raw_data.is_empty() {
         tensor.float_data
-    } else {
+    } else if tensor.raw_data.len() % 4 == 0 {
         tensor
             .raw_data
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect()
+    } else {
+        Vec::new()
     };
     if tensor.data_type != pb::tensor_proto::DataType::Float as i32
-        || values.len() != dims.iter().product::<usize>()
+        || elements != Some(values.len())
+        || tensor.raw_data.len() % 4 != 0
     {
         return Err(OnnxError::Invalid(format!(
             "{}: not a float tensor of shape {dims:?}",

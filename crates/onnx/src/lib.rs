@@ -34,10 +34,11 @@
 mod error;
 mod export;
 mod files;
+mod layers;
 mod tract;
 
 pub use error::OnnxError;
-pub use export::{BATCH, INPUT, IR_VERSION, OPSET, OUTPUT, encode, export, tensor_proto};
+pub use export::{BATCH, INPUT, IR_VERSION, OPSET, OUTPUT, encode, export, floats, tensor_proto};
 pub use files::{
     Agreement, Exported, TEST_DATA_DIR, TOLERANCE, agreement, check_file, read_tensor,
 };

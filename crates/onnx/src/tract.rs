@@ -49,8 +49,7 @@ impl TractModel {
     /// Runs it on `input` (its input shape's elements, row-major); returns the first output and
     /// its shape.
     pub fn run(&self, input: &[f32]) -> Result<(Vec<f32>, Vec<usize>), OnnxError> {
-        let tensor = Tensor::from_shape(&self.input, input).map_err(OnnxError::tract)?;
-        let outputs = self.run_value(tensor.into_tvalue())?;
+        let outputs = self.run_value(self.input_value(input)?)?;
         let output = outputs
             .first()
             .ok_or_else(|| OnnxError::Tract("the model has no output".into()))?;
@@ -58,6 +57,12 @@ impl TractModel {
             .to_plain_array_view::<f32>()
             .map_err(OnnxError::tract)?;
         Ok((view.iter().copied().collect(), view.shape().to_vec()))
+    }
+
+    /// `input` (its input shape's elements, row-major) in tract's form, for [`run_value`](Self::run_value).
+    pub fn input_value(&self, input: &[f32]) -> Result<TValue, OnnxError> {
+        let tensor = Tensor::from_shape(&self.input, input).map_err(OnnxError::tract)?;
+        Ok(tensor.into_tvalue())
     }
 
     /// Runs it on an input already in tract's form (what timing repeats).

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
-use hwnas_onnx::{Exported, OnnxError, TOLERANCE, check_file, pb};
+use hwnas_onnx::{Exported, OnnxError, TOLERANCE, check_file, pb, read_tensor};
 use hwnas_space::module::Network;
 use hwnas_space::{
     ActivationFn, Cell, CellNode, Conv2dSpec, InputChoice, Layer, ModelSpace, Node, PoolSpec,
@@ -330,29 +330,46 @@ fn uneven_adaptive_pooling_is_refused_by_name() {
 }
 
 #[test]
-fn a_failed_write_leaves_no_model_behind() {
+fn a_failed_write_leaves_what_was_there() {
     let space = hub::space("mobile-micro").unwrap();
     let device = Device::flex();
     let sample = space.search_space().default_sample().unwrap();
     let architecture = space.resolve(&sample).unwrap();
     let network = Network::init(&architecture, &device).unwrap();
-    let exported = Exported::new(&architecture, &network, &device, 1, 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // The model's path is a directory: the rename fails after everything else was written.
+    let earlier = Exported::new(&architecture, &network, &device, 2, 0).unwrap();
+    earlier.write(&dir.path().join("earlier.onnx")).unwrap();
+    let exported = Exported::new(&architecture, &network, &device, 1, 0).unwrap();
+    // The model's path is a directory: the last rename fails after everything else was written.
     let path = dir.path().join("model.onnx");
     std::fs::create_dir(&path).unwrap();
     std::fs::write(path.join("keep"), b"").unwrap();
     assert!(matches!(exported.write(&path), Err(OnnxError::Io { .. })));
-    let left: Vec<_> = std::fs::read_dir(dir.path())
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.starts_with(".model"))
         .collect();
-    assert!(left.is_empty(), "{left:?}");
-    // A missing directory is an error naming it.
+    left.sort();
+    assert_eq!(left, ["earlier.onnx", "model.onnx", "test_data_set_0"]);
+    // The earlier model's test case is back in place.
+    let (dims, _) = read_tensor(&dir.path().join("test_data_set_0/input_0.pb")).unwrap();
+    assert_eq!(dims, [2, 1, 8, 8]);
+    assert!(
+        check_file(&dir.path().join("earlier.onnx"))
+            .unwrap()
+            .relative()
+            < TOLERANCE
+    );
+    // A missing directory, or a file where the directory should be, is an error naming it.
     let missing = dir.path().join("missing/model.onnx");
-    let error = exported.write(&missing).unwrap_err().to_string();
-    assert!(error.contains("missing"), "{error}");
+    let error = exported.write(&missing).unwrap_err();
+    assert!(
+        error.is_input() && error.to_string().contains("missing"),
+        "{error}"
+    );
+    let under_a_file = dir.path().join("earlier.onnx/model.onnx");
+    let error = exported.write(&under_a_file).unwrap_err();
+    assert!(error.to_string().contains("not a directory"), "{error}");
 }
 
 #[test]
@@ -373,4 +390,7 @@ fn the_check_reports_an_output_that_differs() {
     let agreement = check_file(&path).unwrap();
     assert!((agreement.max_abs_diff - 0.5).abs() < 1e-3, "{agreement:?}");
     assert!(agreement.relative() > TOLERANCE);
+    // A NaN is as far as can be, never a match.
+    let nan = hwnas_onnx::agreement(&[f32::NAN, 1.0], &[0.0, 1.0]);
+    assert_eq!(nan.max_abs_diff, f64::INFINITY);
 }

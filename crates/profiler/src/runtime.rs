@@ -182,20 +182,14 @@ impl LatencyDevice {
             }
             #[cfg(feature = "tract")]
             LatencyDevice::Tract => {
-                use tract_onnx::prelude::IntoTValue;
                 let device = tract_weights_device();
                 let (network, input) = init(&device)?;
                 let model = hwnas_onnx::export(architecture, &network).map_err(onnx_error)?;
                 let model = hwnas_onnx::TractModel::load(&hwnas_onnx::encode(&model), &dims)
                     .map_err(onnx_error)?;
-                let values = input
-                    .into_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .expect("converted to f32");
-                let input = tract_onnx::prelude::Tensor::from_shape(&dims, &values)
-                    .map_err(|e| ProfileError::Device(format!("tract: {e:#}")))?
-                    .into_tvalue();
+                let input = model
+                    .input_value(&hwnas_onnx::floats(input.into_data()))
+                    .map_err(onnx_error)?;
                 Ok(LoadedNetwork::Tract { model, input })
             }
         }
