@@ -6,6 +6,10 @@ use hwnas_space::hub;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
+// The allocator of the `hwnas` binary, so that the figures are the command line's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -10,6 +10,10 @@ use hwnas_space::module::{Hidden, Supernet};
 use hwnas_space::{ModelSpace, Sample, hub};
 use hwnas_strategy::oneshot::{Algorithm, OneShotConfig, OneShotTrainer};
 
+// The allocator of the `hwnas` binary, so that the figures are the command line's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -9,6 +9,10 @@ use hwnas_strategy::{EvolutionConfig, Metrics, Proposal, Random, Strategy, Trial
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
+// The allocator of the `hwnas` binary, so that the figures are the command line's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

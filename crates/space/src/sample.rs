@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -10,9 +11,41 @@ use crate::{Label, SpaceError, Value};
 ///
 /// Entries are kept sorted by label, so the JSON form (an object, label -> value) is canonical and
 /// [`Sample::stable_hash`] does not depend on the order a file listed the labels in.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// A sample drawn from a [`SearchSpace`](crate::SearchSpace) (random, grid, a strategy's child)
+/// holds its choice indices and shares the space's labels and candidates: making it costs one
+/// small allocation, and validating it against that space copies the indices instead of looking
+/// every value up. It reads, compares, hashes and serializes exactly as the same entries would.
+#[derive(Clone, Default)]
 pub struct Sample {
-    entries: Vec<(Label, Value)>,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    /// Labels and values, sorted by label.
+    Entries(Vec<(Label, Value)>),
+    /// Choice indices (declaration order) into the vocabulary of the space that drew it.
+    Drawn {
+        vocabulary: Arc<Vocabulary>,
+        indices: Box<[usize]>,
+    },
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Entries(Vec::new())
+    }
+}
+
+/// The labels and candidates of a search space, shared by the samples it draws. Two spaces built
+/// separately never share one, so a sample that points to a space's vocabulary was drawn there.
+#[derive(Debug)]
+pub(crate) struct Vocabulary {
+    /// Per choice, in declaration order: its label and candidates.
+    pub(crate) choices: Vec<(Label, Vec<Value>)>,
+    /// Choice positions ordered by label.
+    pub(crate) by_label: Vec<usize>,
 }
 
 impl Sample {
@@ -30,46 +63,101 @@ impl Sample {
         sample
     }
 
-    /// Entries already sorted by label with no duplicates (the fast path of the samplers).
-    pub(crate) fn from_sorted(entries: Vec<(Label, Value)>) -> Self {
-        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        Sample { entries }
+    /// A sample drawn from the space whose vocabulary this is, by choice indices.
+    pub(crate) fn drawn(vocabulary: Arc<Vocabulary>, indices: Box<[usize]>) -> Self {
+        debug_assert_eq!(indices.len(), vocabulary.choices.len());
+        Sample {
+            repr: Repr::Drawn {
+                vocabulary,
+                indices,
+            },
+        }
+    }
+
+    /// The choice indices, when the sample was drawn from the space of `vocabulary`.
+    pub(crate) fn indices_in(&self, vocabulary: &Arc<Vocabulary>) -> Option<&[usize]> {
+        match &self.repr {
+            Repr::Drawn {
+                vocabulary: own,
+                indices,
+            } if Arc::ptr_eq(own, vocabulary) => Some(indices),
+            _ => None,
+        }
+    }
+
+    /// The entries, written out (a drawn sample stops sharing its space's vocabulary).
+    fn entries_mut(&mut self) -> &mut Vec<(Label, Value)> {
+        if let Repr::Drawn { .. } = self.repr {
+            let entries = self
+                .iter()
+                .map(|(label, value)| (label.clone(), value.clone()))
+                .collect();
+            self.repr = Repr::Entries(entries);
+        }
+        match &mut self.repr {
+            Repr::Entries(entries) => entries,
+            Repr::Drawn { .. } => unreachable!("written out above"),
+        }
     }
 
     /// Sets the value of a label, replacing any earlier one.
     pub fn insert(&mut self, label: impl Into<Label>, value: impl Into<Value>) {
         let label = label.into();
         let value = value.into();
-        match self
-            .entries
-            .binary_search_by(|(l, _)| l.as_ref().cmp(&label))
-        {
-            Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (label, value)),
+        let entries = self.entries_mut();
+        match entries.binary_search_by(|(l, _)| l.as_ref().cmp(&label)) {
+            Ok(i) => entries[i].1 = value,
+            Err(i) => entries.insert(i, (label, value)),
         }
     }
 
     /// The value of a label.
     pub fn get(&self, label: &str) -> Option<&Value> {
-        self.entries
-            .binary_search_by(|(l, _)| l.as_ref().cmp(label))
-            .ok()
-            .map(|i| &self.entries[i].1)
+        match &self.repr {
+            Repr::Entries(entries) => entries
+                .binary_search_by(|(l, _)| l.as_ref().cmp(label))
+                .ok()
+                .map(|i| &entries[i].1),
+            Repr::Drawn {
+                vocabulary,
+                indices,
+            } => vocabulary
+                .by_label
+                .binary_search_by(|&at| vocabulary.choices[at].0.as_ref().cmp(label))
+                .ok()
+                .map(|k| {
+                    let at = vocabulary.by_label[k];
+                    &vocabulary.choices[at].1[indices[at]]
+                }),
+        }
     }
 
     /// Entries sorted by label.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Label, &Value)> {
-        self.entries.iter().map(|(l, v)| (l, v))
+        match &self.repr {
+            Repr::Entries(entries) => Iter::Entries(entries.iter()),
+            Repr::Drawn {
+                vocabulary,
+                indices,
+            } => Iter::Drawn {
+                vocabulary,
+                indices,
+                order: vocabulary.by_label.iter(),
+            },
+        }
     }
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.repr {
+            Repr::Entries(entries) => entries.len(),
+            Repr::Drawn { indices, .. } => indices.len(),
+        }
     }
 
     /// Whether the sample has no labels.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Canonical JSON: one object, labels sorted.
@@ -102,6 +190,68 @@ pub(crate) fn hash_bytes(write: impl FnOnce(&mut Vec<u8>)) -> u64 {
     })
 }
 
+/// A sample's entries in label order, however it is held.
+enum Iter<'a> {
+    Entries(std::slice::Iter<'a, (Label, Value)>),
+    Drawn {
+        vocabulary: &'a Vocabulary,
+        indices: &'a [usize],
+        order: std::slice::Iter<'a, usize>,
+    },
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Label, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Entries(entries) => entries.next().map(|(l, v)| (l, v)),
+            Iter::Drawn {
+                vocabulary,
+                indices,
+                order,
+            } => order.next().map(|&at| {
+                let (label, values) = &vocabulary.choices[at];
+                (label, &values[indices[at]])
+            }),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            Iter::Entries(entries) => entries.len(),
+            Iter::Drawn { order, .. } => order.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl PartialEq for Sample {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.repr, &other.repr) {
+            (
+                Repr::Drawn {
+                    vocabulary: a,
+                    indices: x,
+                },
+                Repr::Drawn {
+                    vocabulary: b,
+                    indices: y,
+                },
+            ) if Arc::ptr_eq(a, b) => x == y,
+            _ => self.len() == other.len() && self.iter().eq(other.iter()),
+        }
+    }
+}
+
+impl fmt::Debug for Sample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 impl fmt::Display for Sample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_json())
@@ -110,8 +260,8 @@ impl fmt::Display for Sample {
 
 impl Serialize for Sample {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (label, value) in &self.entries {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (label, value) in self.iter() {
             map.serialize_entry(label.as_ref(), value)?;
         }
         map.end()

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
+use crate::sample::Vocabulary;
 use crate::{Choice, Constraint, Label, Sample, SpaceError, Value};
 
 /// How many rejected draws in a row [`SearchSpace::random_indices`] accepts before giving up.
@@ -26,6 +27,8 @@ pub struct SearchSpace {
     /// Per choice, per candidate, its entry of a sample's canonical JSON (`"label":value`), so
     /// that [`SearchSpace::sample_hash`] hashes choice indices without building the sample.
     json_entries: Arc<[Vec<String>]>,
+    /// The labels and candidates the samples it draws share (and are recognised by).
+    vocabulary: Arc<Vocabulary>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,12 +150,20 @@ impl SearchSpace {
                     .collect()
             })
             .collect();
+        let vocabulary = Arc::new(Vocabulary {
+            choices: unique
+                .iter()
+                .map(|choice| (choice.label.clone(), choice.values.clone()))
+                .collect(),
+            by_label: by_label.clone(),
+        });
         Ok(SearchSpace {
             choices: unique,
             constraints,
             by_label,
             compiled,
             json_entries,
+            vocabulary,
         })
     }
 
@@ -229,6 +240,10 @@ impl SearchSpace {
             self.choices.len(),
             "buffer length must equal the space's"
         );
+        if let Some(drawn) = sample.indices_in(&self.vocabulary) {
+            indices.copy_from_slice(drawn);
+            return self.check_constraints(indices);
+        }
         let mut entries = sample.iter();
         let mut entry = entries.next();
         for &at in &self.by_label {
@@ -305,17 +320,15 @@ impl SearchSpace {
             })
     }
 
-    /// The sample that the choice indices (declaration order) select.
+    /// The sample that the choice indices (declaration order) select (constraints are not
+    /// checked). Panics on an index past its choice's candidates: indices come from this space.
     pub fn sample_at(&self, indices: &[usize]) -> Sample {
-        let entries = self
-            .by_label
-            .iter()
-            .map(|&at| {
-                let choice = &self.choices[at];
-                (choice.label.clone(), choice.values[indices[at]].clone())
-            })
-            .collect();
-        Sample::from_sorted(entries)
+        assert_eq!(indices.len(), self.choices.len(), "one index per choice");
+        assert!(
+            indices.iter().zip(&self.choices).all(|(&i, c)| i < c.len()),
+            "an index past its choice's candidates"
+        );
+        Sample::drawn(self.vocabulary.clone(), indices.into())
     }
 
     /// The [`Sample::stable_hash`] of [`SearchSpace::sample_at`]`(indices)`, without building the
