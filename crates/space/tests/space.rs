@@ -486,3 +486,38 @@ mod supernet {
         assert!(error.contains("`depth`"), "{error}");
     }
 }
+
+/// A cell on flat features concatenates along the features, as its shape rule says.
+#[test]
+fn a_cell_on_flat_features_concatenates_them() {
+    use hwnas_space::{Cell, CellNode, InputChoice, Layer, Node, Reduction};
+    let linear = |out_features| {
+        Node::Layer(Layer::Linear {
+            out_features,
+            bias: true,
+        })
+    };
+    let cell = Node::Cell(Cell {
+        nodes: vec![CellNode {
+            inputs: vec![(0, linear(4)), (0, linear(3))],
+            select: Some(InputChoice {
+                label: "both".into(),
+                n_chosen: 2,
+                reduction: Reduction::Concat,
+            }),
+        }],
+    });
+    let root = Node::sequential([Node::Layer(Layer::GlobalAvgPool), cell]);
+    let space = ModelSpace::new("flat-cell", root, vec![], Shape::image(2, 4, 4)).unwrap();
+    let sample = space.search_space().default_sample().unwrap();
+    assert_eq!(
+        space.resolve(&sample).unwrap().output_shape().unwrap(),
+        Shape::Flat(7)
+    );
+    let device = Device::flex();
+    let network = space.freeze(&sample, &device).unwrap();
+    let logits = network
+        .forward_logits(Tensor::<4>::ones([3, 2, 4, 4], &device))
+        .unwrap();
+    assert_eq!(logits.dims(), [3, 7]);
+}

@@ -427,10 +427,17 @@ impl Cell {
 pub(crate) fn combine_hidden(outputs: Vec<Hidden>, reduction: usize) -> Hidden {
     let n_outputs = outputs.len();
     match reduction {
-        2 => {
-            let images = outputs.into_iter().map(|h| h.image("concat")).collect();
-            Hidden::Image(Tensor::cat(images, 1))
-        }
+        // Along channels, or along features for flat inputs (the shapes were checked alike).
+        2 => match outputs.first() {
+            Some(Hidden::Flat(_)) => {
+                let flats = outputs.into_iter().map(|h| h.flat("concat")).collect();
+                Hidden::Flat(Tensor::cat(flats, 1))
+            }
+            _ => {
+                let images = outputs.into_iter().map(|h| h.image("concat")).collect();
+                Hidden::Image(Tensor::cat(images, 1))
+            }
+        },
         code => {
             let mut outputs = outputs.into_iter();
             let first = outputs.next().expect("a cell node has inputs");
