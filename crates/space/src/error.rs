@@ -40,6 +40,16 @@ pub enum SpaceError {
     /// A declaration is malformed (empty choice, bad depth list, unknown label in a constraint...).
     #[error("invalid space declaration: {0}")]
     InvalidDeclaration(String),
+    /// A space built for an input its networks cannot take.
+    #[error("space `{space}` cannot take {input} inputs: {why}")]
+    InputNotTaken {
+        /// The space.
+        space: String,
+        /// The input shape.
+        input: String,
+        /// The first layer that fails.
+        why: String,
+    },
     /// A layer cannot take the shape that reaches it.
     #[error("shape error at {layer}: {message}")]
     Shape {

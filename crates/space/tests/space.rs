@@ -521,3 +521,56 @@ fn a_cell_on_flat_features_concatenates_them() {
         .unwrap();
     assert_eq!(logits.dims(), [3, 7]);
 }
+
+/// A hub space built for a data set's shape and classes, or an error naming both.
+#[test]
+fn hub_spaces_build_for_the_data_they_are_given() {
+    let device = Device::flex();
+    let cases = [
+        ("mobile-micro", Shape::image(1, 28, 28), 3),
+        ("nasbench201", Shape::image(3, 32, 32), 100),
+        ("nasbench201", Shape::image(1, 28, 28), 10),
+        ("proxylessnas", Shape::image(3, 32, 32), 10),
+    ];
+    for (name, input, classes) in cases {
+        let space = hub::space_for(name, input, classes).unwrap();
+        assert_eq!(space.input(), input);
+        let sample = space.search_space().default_sample().unwrap();
+        let network = space.freeze(&sample, &device).unwrap();
+        let Shape::Image {
+            channels,
+            height,
+            width,
+        } = input
+        else {
+            unreachable!()
+        };
+        let logits = network
+            .forward_logits(Tensor::<4>::zeros([2, channels, height, width], &device))
+            .unwrap();
+        assert_eq!(logits.dims(), [2, classes], "{name}");
+    }
+    // The default shapes give the shared build: samples are recognised by pointer.
+    let shared = hub::space_for("nasbench201", Shape::image(3, 32, 32), 10).unwrap();
+    let sample = hub::space("nasbench201")
+        .unwrap()
+        .search_space()
+        .default_sample()
+        .unwrap();
+    shared.resolve(&sample).unwrap();
+    match hub::space_for("nasbench201", Shape::image(3, 5, 5), 10) {
+        Err(error @ SpaceError::InputNotTaken { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("`nasbench201` cannot take 3x5x5 inputs: shape error"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(hub::space_for("mobile-micro", Shape::image(1, 8, 8), 1).is_err());
+    assert!(matches!(
+        hub::space_for("resnet", Shape::image(3, 32, 32), 10),
+        Err(SpaceError::UnknownSpace { .. })
+    ));
+}
