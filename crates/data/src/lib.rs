@@ -12,10 +12,13 @@
 //! Images are held as `u8`, channel-major per image (`[channels, height, width]`): a 50,000-image
 //! CIFAR-10 train set is 150 MB, MNIST's 60,000 images 47 MB, an image folder its pixel count
 //! times its channels. [`DataSet::splits`] gives train, validation and test: the data's own splits
-//! where it brings them, else a seeded split stratified by class. Every problem with the data is
-//! a [`DataError`] naming the file.
+//! where it brings them, else a seeded split stratified by class. [`Images::fit_to`] brings images
+//! to a space's input (channels repeated or averaged, the shorter side scaled to fit and the
+//! centre cropped), and [`Normalization`] holds the per-channel statistics of a training split.
+//! Every problem with the data is a [`DataError`] naming the file.
 
 mod cifar;
+mod convert;
 mod error;
 mod folder;
 mod idx;
@@ -23,6 +26,7 @@ mod split;
 
 use std::path::Path;
 
+pub use convert::Normalization;
 pub use error::DataError;
 pub use split::Splits;
 

@@ -277,3 +277,44 @@ fn bad_data_is_one_error_naming_the_file() {
     // A format name that does not exist.
     assert!(matches!("csv".parse::<Format>(), Err(DataError::Format(_))));
 }
+
+#[test]
+fn images_fit_a_space_input_and_normalize_per_channel() {
+    use hwnas_data::{Images, Normalization};
+    // Two 2x4 grey images: a left half at 0 and a right half at 255, and all 100.
+    let images = Images {
+        shape: [1, 2, 4],
+        pixels: vec![
+            0, 0, 255, 255, 0, 0, 255, 255, 100, 100, 100, 100, 100, 100, 100, 100,
+        ],
+        labels: vec![0, 1],
+    };
+    // To three channels at 2x2: the shorter side already fits, the centre two columns kept.
+    let fitted = images.fit_to([3, 2, 2]).unwrap();
+    assert_eq!(fitted.shape, [3, 2, 2]);
+    assert_eq!(fitted.labels, [0, 1]);
+    assert_eq!(
+        fitted.image(0),
+        [0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255]
+    );
+    assert!(fitted.image(1).iter().all(|&p| p == 100));
+    // Scaled up: 4x8, every pixel still one of the two halves' values at the edges.
+    let larger = images.fit_to([1, 4, 8]).unwrap();
+    assert_eq!(larger.image(0)[0], 0);
+    assert_eq!(larger.image(0)[7], 255);
+    // Colour to grey by luma.
+    let colour = Images {
+        shape: [3, 1, 1],
+        pixels: vec![255, 0, 0],
+        labels: vec![0],
+    };
+    assert_eq!(colour.fit_to([1, 1, 1]).unwrap().pixels, [76]);
+    assert!(images.fit_to([2, 2, 2]).is_err());
+
+    let stats = Normalization::of(&images);
+    let mean = (2.0 * 255.0 + 4.0 * 100.0) / 8.0 / 255.0;
+    assert!((stats.mean[0] - mean as f32).abs() < 1e-6, "{stats:?}");
+    let normalized = stats.apply(&images, 1);
+    let expected = (100.0 / 255.0 - stats.mean[0]) / stats.std[0];
+    assert!(normalized.iter().all(|&v| (v - expected).abs() < 1e-5));
+}
