@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::Device;
 use divan::{Bencher, black_box};
 use hwnas_benchmark::NasBench201;
 use hwnas_profiler::{
@@ -47,24 +47,21 @@ fn samples(space: &ModelSpace) -> Vec<(&'static str, Sample)> {
 
 const SAMPLES: [&str; 3] = ["first", "random", "last"];
 
-/// One forward pass and a sync, after warm-up (wgpu compiles and autotunes on first use).
-fn forward(bencher: Bencher, device: Device, which: &str) {
+/// One forward pass (and a device sync on burn), after warm-up (wgpu compiles and autotunes on
+/// first use): the pass a latency measurement times.
+fn forward(bencher: Bencher, device: impl Into<LatencyDevice>, which: &str) {
     let space = proxylessnas_64();
     let sample = samples(&space)
         .into_iter()
         .find(|(n, _)| *n == which)
         .unwrap()
         .1;
-    let network = space.freeze(&sample, &device).unwrap();
-    let input = Tensor::<4>::random([1, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+    let architecture = space.resolve(&sample).unwrap();
+    let network = device.into().load(&architecture, 1, Some(0)).unwrap();
     for _ in 0..5 {
-        let _ = network.forward(input.clone());
-        device.sync().unwrap();
+        network.pass().unwrap();
     }
-    bencher.bench_local(|| {
-        let _ = black_box(network.forward(input.clone()));
-        device.sync().unwrap();
-    });
+    bencher.bench_local(|| network.pass().unwrap());
 }
 
 /// The pure-Rust CPU backend.
@@ -76,20 +73,7 @@ fn forward_flex(bencher: Bencher, which: &str) {
 /// tract, on the same network exported to ONNX (weights from flex), one thread.
 #[divan::bench(args = SAMPLES, sample_count = 30)]
 fn forward_tract(bencher: Bencher, which: &str) {
-    let space = proxylessnas_64();
-    let sample = samples(&space)
-        .into_iter()
-        .find(|(n, _)| *n == which)
-        .unwrap()
-        .1;
-    let architecture = space.resolve(&sample).unwrap();
-    let network = LatencyDevice::Tract
-        .load(&architecture, 1, Some(0))
-        .unwrap();
-    for _ in 0..5 {
-        network.pass().unwrap();
-    }
-    bencher.bench_local(|| network.pass().unwrap());
+    forward(bencher, LatencyDevice::Tract, which);
 }
 
 /// burn's ndarray backend (deprecated upstream, still the CPU baseline many users know).

@@ -75,18 +75,4 @@ impl ExperimentError {
     }
 }
 
-/// Whether an I/O error means the file given cannot be used (missing, unreadable, not what it
-/// should be), rather than the machine failing (a full disk, a broken device).
-pub fn io_is_input(error: &std::io::Error) -> bool {
-    use std::io::ErrorKind;
-    matches!(
-        error.kind(),
-        ErrorKind::NotFound
-            | ErrorKind::PermissionDenied
-            | ErrorKind::InvalidData
-            | ErrorKind::InvalidInput
-            | ErrorKind::NotADirectory
-            | ErrorKind::IsADirectory
-            | ErrorKind::AlreadyExists
-    )
-}
+pub use hwnas_space::io_is_input;

@@ -38,20 +38,9 @@ impl OnnxError {
     /// Whether the error is in what the user gave (a sample, an input shape, a file, a path to
     /// write to) rather than a failure of the run.
     pub fn is_input(&self) -> bool {
-        use std::io::ErrorKind;
         match self {
             OnnxError::Space(_) | OnnxError::Unsupported { .. } | OnnxError::Invalid(_) => true,
-            OnnxError::Io { source, .. } => matches!(
-                source.kind(),
-                ErrorKind::NotFound
-                    | ErrorKind::PermissionDenied
-                    | ErrorKind::InvalidData
-                    | ErrorKind::InvalidInput
-                    | ErrorKind::NotADirectory
-                    | ErrorKind::IsADirectory
-                    | ErrorKind::AlreadyExists
-                    | ErrorKind::ReadOnlyFilesystem
-            ),
+            OnnxError::Io { source, .. } => hwnas_space::io_is_input(source),
             OnnxError::Mismatch(_) | OnnxError::Tract(_) => false,
         }
     }

@@ -10,8 +10,8 @@ use burn::tensor::{Device, Distribution, Tensor};
 use hwnas_onnx::{Exported, OnnxError, TOLERANCE, check_file, pb, read_tensor};
 use hwnas_space::module::Network;
 use hwnas_space::{
-    ActivationFn, Cell, CellNode, Conv2dSpec, InputChoice, Layer, ModelSpace, Node, PoolSpec,
-    Reduction, Sample, Shape, Width, hub,
+    ActivationFn, Architecture, Cell, CellNode, Conv2dSpec, InputChoice, Layer, ModelSpace, Node,
+    PoolSpec, Reduction, Sample, Shape, Width, hub,
 };
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -274,13 +274,19 @@ fn trained_weights_and_statistics_agree_in_tract() {
     );
 }
 
-#[test]
-fn the_model_declares_opset_names_and_a_symbolic_batch() {
+/// The default `mobile-micro` network on flex, with its architecture.
+fn default_mobile_micro() -> (Architecture, Network, Device) {
     let space = hub::space("mobile-micro").unwrap();
     let device = Device::flex();
     let sample = space.search_space().default_sample().unwrap();
     let architecture = space.resolve(&sample).unwrap();
     let network = Network::init(&architecture, &device).unwrap();
+    (architecture, network, device)
+}
+
+#[test]
+fn the_model_declares_opset_names_and_a_symbolic_batch() {
+    let (architecture, network, _) = default_mobile_micro();
     let model = hwnas_onnx::export(&architecture, &network).unwrap();
     assert_eq!(model.opset_import[0].version, hwnas_onnx::OPSET);
     assert_eq!(model.ir_version, hwnas_onnx::IR_VERSION);
@@ -331,11 +337,7 @@ fn uneven_adaptive_pooling_is_refused_by_name() {
 
 #[test]
 fn a_failed_write_leaves_what_was_there() {
-    let space = hub::space("mobile-micro").unwrap();
-    let device = Device::flex();
-    let sample = space.search_space().default_sample().unwrap();
-    let architecture = space.resolve(&sample).unwrap();
-    let network = Network::init(&architecture, &device).unwrap();
+    let (architecture, network, device) = default_mobile_micro();
     let dir = tempfile::tempdir().unwrap();
     let earlier = Exported::new(&architecture, &network, &device, 2, 0).unwrap();
     earlier.write(&dir.path().join("earlier.onnx")).unwrap();
@@ -374,11 +376,7 @@ fn a_failed_write_leaves_what_was_there() {
 
 #[test]
 fn the_check_reports_an_output_that_differs() {
-    let space = hub::space("mobile-micro").unwrap();
-    let device = Device::flex();
-    let sample = space.search_space().default_sample().unwrap();
-    let architecture = space.resolve(&sample).unwrap();
-    let network = Network::init(&architecture, &device).unwrap();
+    let (architecture, network, device) = default_mobile_micro();
     let mut exported = Exported::new(&architecture, &network, &device, 2, 0).unwrap();
     let mut first = [0u8; 4];
     first.copy_from_slice(&exported.output.raw_data[..4]);

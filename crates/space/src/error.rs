@@ -98,3 +98,21 @@ impl SpaceError {
         }
     }
 }
+
+/// Whether an I/O error means the path given cannot be used (missing, unreadable, not what it
+/// should be, on a read-only file system), rather than the machine failing (a full disk, a
+/// broken device): every crate's errors answer `is_input` for their I/O causes through it.
+pub fn io_is_input(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::NotFound
+            | ErrorKind::PermissionDenied
+            | ErrorKind::InvalidData
+            | ErrorKind::InvalidInput
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::AlreadyExists
+            | ErrorKind::ReadOnlyFilesystem
+    )
+}

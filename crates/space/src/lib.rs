@@ -49,7 +49,7 @@ pub use backend::Backend;
 pub use block::{Architecture, Block, FrozenCellNode, LayerVisitor, combine_shapes, gate_shape};
 pub use choice::Choice;
 pub use constraint::Constraint;
-pub use error::SpaceError;
+pub use error::{SpaceError, io_is_input};
 pub use layer::{ActivationFn, Conv2dSpec, Groups, Layer, PoolSpec, Width, make_divisible};
 pub use metric::Metrics;
 pub use model_space::ModelSpace;
