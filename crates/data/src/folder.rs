@@ -73,8 +73,6 @@ struct Decoder {
 struct Decoded {
     rgb: Vec<u8>,
     labels: Vec<u32>,
-    width: usize,
-    height: usize,
 }
 
 impl Decoder {
@@ -89,8 +87,6 @@ impl Decoder {
         let mut decoded = Decoded {
             rgb: Vec::new(),
             labels: Vec::new(),
-            width: 0,
-            height: 0,
         };
         for (label, class) in classes.iter().enumerate() {
             let class_dir = dir.join(class);
@@ -130,7 +126,6 @@ impl Decoder {
                 }
                 decoded.rgb.extend_from_slice(rgb.as_raw());
                 decoded.labels.push(label as u32);
-                (decoded.width, decoded.height) = (width as usize, height as usize);
             }
         }
         Ok(decoded)
@@ -138,12 +133,11 @@ impl Decoder {
 
     /// Channel-major images: three channels if any image had colour, else one.
     fn finish(&self, decoded: Decoded) -> Images {
+        // The size of the first image anywhere in the data set (none: no image at all).
         let (width, height) = self
             .size
             .as_ref()
-            .map_or((decoded.width, decoded.height), |(w, h, _)| {
-                (*w as usize, *h as usize)
-            });
+            .map_or((0, 0), |(w, h, _)| (*w as usize, *h as usize));
         let channels = if self.any_colour { 3 } else { 1 };
         let plane = width * height;
         if decoded.labels.is_empty() {

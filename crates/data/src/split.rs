@@ -67,7 +67,7 @@ impl DataSet {
             test.extend_from_slice(&members[n_val..n_val + n_test]);
             train.extend_from_slice(&members[n_val + n_test..]);
         }
-        // Class by class above; interleave again so that no split is ordered by class.
+        // Cut class by class above; back to the data's own order (training shuffles it anyway).
         for split in [&mut train, &mut val, &mut test] {
             split.sort_unstable();
         }
