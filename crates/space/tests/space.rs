@@ -57,6 +57,23 @@ fn hub_spaces_have_the_reference_vocabulary() {
     ));
 }
 
+/// The dims of the logits of `sample`'s network on a batch of ones at the space's input.
+fn logits_dims(space: &ModelSpace, sample: &Sample, batch: usize, device: &Device) -> [usize; 2] {
+    let Shape::Image {
+        channels,
+        height,
+        width,
+    } = space.input()
+    else {
+        unreachable!("networks take images")
+    };
+    let network = space.freeze(sample, device).unwrap();
+    network
+        .forward_logits(Tensor::<4>::ones([batch, channels, height, width], device))
+        .unwrap()
+        .dims()
+}
+
 #[test]
 fn frozen_networks_run_forward_with_the_declared_shapes() {
     let device = Device::flex();
@@ -73,19 +90,8 @@ fn frozen_networks_run_forward_with_the_declared_shapes() {
             let sample = space.search_space().random_sample(&mut rng).unwrap();
             let architecture = space.resolve(&sample).unwrap();
             let expected = architecture.output_shape().unwrap();
-            let network = space.freeze(&sample, &device).unwrap();
-            let Shape::Image {
-                channels,
-                height,
-                width,
-            } = input
-            else {
-                unreachable!()
-            };
-            let logits = network
-                .forward_logits(Tensor::<4>::ones([2, channels, height, width], &device))
-                .unwrap();
-            assert_eq!(logits.dims(), [2, expected.channels()], "{name} {sample}");
+            let dims = logits_dims(&space, &sample, 2, &device);
+            assert_eq!(dims, [2, expected.channels()], "{name} {sample}");
         }
     }
 }
@@ -514,12 +520,7 @@ fn a_cell_on_flat_features_concatenates_them() {
         space.resolve(&sample).unwrap().output_shape().unwrap(),
         Shape::Flat(7)
     );
-    let device = Device::flex();
-    let network = space.freeze(&sample, &device).unwrap();
-    let logits = network
-        .forward_logits(Tensor::<4>::ones([3, 2, 4, 4], &device))
-        .unwrap();
-    assert_eq!(logits.dims(), [3, 7]);
+    assert_eq!(logits_dims(&space, &sample, 3, &Device::flex()), [3, 7]);
 }
 
 /// A hub space built for a data set's shape and classes, or an error naming both.
@@ -536,19 +537,11 @@ fn hub_spaces_build_for_the_data_they_are_given() {
         let space = hub::space_for(name, input, classes).unwrap();
         assert_eq!(space.input(), input);
         let sample = space.search_space().default_sample().unwrap();
-        let network = space.freeze(&sample, &device).unwrap();
-        let Shape::Image {
-            channels,
-            height,
-            width,
-        } = input
-        else {
-            unreachable!()
-        };
-        let logits = network
-            .forward_logits(Tensor::<4>::zeros([2, channels, height, width], &device))
-            .unwrap();
-        assert_eq!(logits.dims(), [2, classes], "{name}");
+        assert_eq!(
+            logits_dims(&space, &sample, 2, &device),
+            [2, classes],
+            "{name}"
+        );
     }
     // The default shapes give the shared build: samples are recognised by pointer.
     let shared = hub::space_for("nasbench201", Shape::image(3, 32, 32), 10).unwrap();
@@ -573,4 +566,43 @@ fn hub_spaces_build_for_the_data_they_are_given() {
         hub::space_for("resnet", Shape::image(3, 32, 32), 10),
         Err(SpaceError::UnknownSpace { .. })
     ));
+}
+
+/// A sample drawn from a space (indices into its shared vocabulary) reads, compares, hashes,
+/// serializes and validates exactly as the same sample written out label by label.
+#[test]
+fn drawn_samples_behave_as_their_entries() {
+    let space = hub::space("proxylessnas").unwrap();
+    let search_space = space.search_space();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let drawn = search_space.random_sample(&mut rng).unwrap();
+    let parsed = Sample::from_json(&drawn.to_json()).unwrap();
+    assert_eq!(drawn, parsed);
+    assert_eq!(parsed, drawn);
+    assert_eq!(drawn.stable_hash(), parsed.stable_hash());
+    assert_eq!(format!("{drawn:?}"), format!("{parsed:?}"));
+    assert_eq!(drawn.len(), parsed.len());
+    assert!(drawn.iter().eq(parsed.iter()));
+    assert_eq!(drawn.get("s2_depth"), parsed.get("s2_depth"));
+    assert_eq!(drawn.get("missing"), None);
+    // The same indices from the space itself, from the labels, and from another build of it.
+    let fast = search_space.indices(&drawn).unwrap();
+    assert_eq!(fast, search_space.indices(&parsed).unwrap());
+    let rebuilt =
+        hwnas_space::hub::proxylessnas(&hwnas_space::hub::ProxylessConfig::default()).unwrap();
+    assert_eq!(rebuilt.search_space().indices(&drawn).unwrap(), fast);
+    // Changing a value writes the sample out; it is then another sample.
+    let mut changed = drawn.clone();
+    let other = if drawn.get("s2_depth").unwrap().to_string() == "1" {
+        2
+    } else {
+        1
+    };
+    changed.insert("s2_depth", other);
+    assert_ne!(changed, drawn);
+    assert_eq!(
+        changed.get("s2_depth").unwrap().to_string(),
+        other.to_string()
+    );
+    assert_ne!(search_space.indices(&changed).unwrap(), fast);
 }
