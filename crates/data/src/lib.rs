@@ -23,6 +23,7 @@ mod error;
 mod folder;
 mod idx;
 mod split;
+pub mod synthetic;
 
 use std::path::Path;
 
@@ -103,10 +104,12 @@ pub struct DataSet {
     pub test: Option<Images>,
 }
 
-/// How a data set is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a data set is stored (in settings files: `folder`, `cifar`, `idx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Class subfolders of images.
+    #[serde(rename = "folder")]
     ImageFolder,
     /// CIFAR-10 or CIFAR-100 binary batches.
     Cifar,

@@ -318,3 +318,55 @@ fn images_fit_a_space_input_and_normalize_per_channel() {
     let expected = (100.0 / 255.0 - stats.mean[0]) / stats.std[0];
     assert!(normalized.iter().all(|&v| (v - expected).abs() < 1e-5));
 }
+
+#[test]
+fn synthetic_data_sets_read_back_in_every_format() {
+    use hwnas_data::synthetic::Synthetic;
+    let write = |format: Format, shape: [usize; 3]| {
+        let dir = tempfile::tempdir().unwrap();
+        let synthetic = Synthetic {
+            shape,
+            classes: 3,
+            train_per_class: 5,
+            test_per_class: 2,
+            seed: 1,
+        };
+        synthetic.write(dir.path(), format).unwrap();
+        let data = DataSet::load(dir.path(), None).unwrap();
+        // CIFAR-10 batches name ten classes whichever labels they use.
+        let classes = if format == Format::Cifar { 10 } else { 3 };
+        assert_eq!(data.classes.len(), classes, "{format:?}");
+        assert_eq!(data.train.shape, shape, "{format:?}");
+        assert_eq!(data.test.as_ref().unwrap().len(), 6, "{format:?}");
+        // Read back exactly as generated, class by class (a folder lists classes by name).
+        let expected = synthetic.images(5, 1);
+        let mut order: Vec<usize> = (0..15).collect();
+        order.sort_by_key(|&i| (data.train.labels[i], i));
+        assert_eq!(
+            data.train.select(&order).labels,
+            expected.labels,
+            "{format:?}"
+        );
+        if format != Format::ImageFolder {
+            assert_eq!(data.train, expected, "{format:?}");
+        }
+    };
+    write(Format::Idx, [1, 6, 7]);
+    write(Format::Cifar, [3, 32, 32]);
+    write(Format::ImageFolder, [3, 6, 4]);
+    // A shape the format cannot hold, classes that do not fit.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = |format: Format, shape: [usize; 3], classes: usize| {
+        let synthetic = Synthetic {
+            shape,
+            classes,
+            train_per_class: 1,
+            test_per_class: 0,
+            seed: 0,
+        };
+        assert!(synthetic.write(dir.path(), format).is_err());
+    };
+    bad(Format::Cifar, [3, 16, 16], 3);
+    bad(Format::Idx, [3, 8, 8], 3);
+    bad(Format::ImageFolder, [1, 2, 8], 3);
+}

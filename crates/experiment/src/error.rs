@@ -36,6 +36,9 @@ pub enum ExperimentError {
     /// device, settings it cannot measure with).
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// The data set cannot be read or does not make a classification task.
+    #[error(transparent)]
+    Data(#[from] hwnas_data::DataError),
     /// The directory cannot be resumed, or already holds another experiment.
     #[error("{0}")]
     Resume(String),
@@ -70,6 +73,7 @@ impl ExperimentError {
             | ExperimentError::Resume(_)
             | ExperimentError::Config(_) => true,
             ExperimentError::Profile(e) => e.is_input(),
+            ExperimentError::Data(e) => e.is_input(),
             ExperimentError::Plot { .. } => false,
         }
     }

@@ -58,7 +58,7 @@ pub use report::Report;
 pub use search::{EvaluatorConfig, LatencySource, SEARCH_SETTINGS, SearchConfig};
 pub use stats::{Welch, mean_std, welch_t_test};
 pub use stop::Stop;
-pub use training::{OptimizerKind, Schedule, TrainingConfig};
+pub use training::{DataConfig, OptimizerKind, Schedule, TrainingConfig};
 
 /// The trial log inside an experiment directory: one JSON object per line.
 pub const LOG_FILE: &str = "trials.jsonl";

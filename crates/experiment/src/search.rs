@@ -24,7 +24,8 @@ pub const SEARCH_SETTINGS: &str = "search.json";
 #[serde(tag = "kind", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum EvaluatorConfig {
-    /// Train every sample from scratch on the embedded digits.
+    /// Train every sample from scratch on the data the settings name (the embedded digits by
+    /// default), choosing on the validation split.
     Training(TrainingConfig),
     /// Validation accuracy with weights inherited from a supernet (the search of a one-shot run;
     /// its settings are the run's).
@@ -88,6 +89,10 @@ pub struct SearchConfig {
     /// Its input (channels, height, width), when not the space's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Shape>,
+    /// Its classes, when not the space's own (set from the data by
+    /// [`fit_to_data`](Self::fit_to_data)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
     /// The strategy that proposes.
     pub strategy: StrategyConfig,
     /// Upper bounds on costs; samples outside are never evaluated.
@@ -117,12 +122,21 @@ pub struct SearchConfig {
     pub time_limit_s: Option<f64>,
     /// Seed of the trial seeds (the strategy's own seed is in its settings).
     pub seed: u64,
+    /// Trained trials whose weights are kept (`DIR/weights/ID.bpk`), the best by the objective;
+    /// with at least one, the best trial is tested on the test split at the end. A resumed
+    /// search may change it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keep_weights: usize,
     /// The metric that ranks trials.
     pub objective: Objective,
 }
 
 /// Settings a resumed search may change: how long it goes on and how fast, not what it does.
-const RESUMABLE: [&str; 3] = ["trials", "concurrency", "time_limit_s"];
+const RESUMABLE: [&str; 4] = ["trials", "concurrency", "time_limit_s", "keep_weights"];
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
 
 impl SearchConfig {
     /// Regularized evolution (population 20, tournament 5) on `space`, each network trained
@@ -131,6 +145,7 @@ impl SearchConfig {
         SearchConfig {
             space: space.into(),
             input: None,
+            classes: None,
             strategy: StrategyConfig::Evolution(EvolutionConfig {
                 population_size: 20,
                 sample_size: 5,
@@ -147,6 +162,7 @@ impl SearchConfig {
             concurrency: 1,
             time_limit_s: None,
             seed: 0,
+            keep_weights: 0,
             objective: Objective::maximize(metric::ACCURACY),
         }
     }
@@ -188,13 +204,9 @@ impl SearchConfig {
         Ok(())
     }
 
-    /// The space searched, at its input.
+    /// The space searched, at its input and class count.
     pub fn model_space(&self) -> Result<ModelSpace, ExperimentError> {
-        let space = hub::space(&self.space)?;
-        Ok(match self.input {
-            Some(input) => space.with_input(input),
-            None => space,
-        })
+        hub_space(&self.space, self.input, self.classes)
     }
 
     /// The cost a multi-objective strategy trades accuracy against: latency when it is priced,
@@ -287,8 +299,8 @@ impl SearchConfig {
             if !changed.is_empty() {
                 return Err(ExperimentError::Resume(format!(
                     "{} was searched with other settings: {}; resume with the same settings \
-                     (only trials, concurrency and time_limit_s may change) or choose another \
-                     directory",
+                     (only trials, concurrency, time_limit_s and keep_weights may change) or \
+                     choose another directory",
                     dir.display(),
                     changed.join("; ")
                 )));
@@ -308,6 +320,20 @@ impl SearchConfig {
         text.push('\n');
         write_atomic(&path, text.as_bytes())
     }
+}
+
+/// The hub space `name` at `input` (`None`: its own) built for `classes` (`None`: its own).
+pub(crate) fn hub_space(
+    name: &str,
+    input: Option<Shape>,
+    classes: Option<usize>,
+) -> Result<ModelSpace, ExperimentError> {
+    let space = hub::space(name)?;
+    Ok(match (input, classes) {
+        (None, None) => space,
+        (Some(input), None) => space.with_input(input),
+        (input, Some(classes)) => hub::space_for(name, input.unwrap_or(space.input()), classes)?,
+    })
 }
 
 /// Each setting that differs between `saved` and `current`, as `path: saved -> current`, the

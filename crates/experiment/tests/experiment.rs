@@ -633,7 +633,7 @@ fn report_ranks_fronts_and_plots() {
 mod training {
     use burn::tensor::Device;
     use hwnas_experiment::train::{
-        ImageSet, OptimizerKind, Schedule, TrainingConfig, TrainingEvaluator,
+        OptimizerKind, Schedule, TrainingConfig, TrainingData, TrainingEvaluator,
     };
     use hwnas_experiment::{Evaluator, TrialContext};
     use hwnas_space::hub;
@@ -641,8 +641,8 @@ mod training {
     fn evaluate(config: TrainingConfig, seed: u64) -> f64 {
         let space = hub::space("mobile-micro").unwrap();
         let sample = space.search_space().default_sample().unwrap();
-        let evaluator =
-            TrainingEvaluator::new(space, &ImageSet::digits(), config, Device::flex()).unwrap();
+        let data = TrainingData::load(&config.data, None).unwrap();
+        let evaluator = TrainingEvaluator::new(space, &data, config, Device::flex()).unwrap();
         let metrics = evaluator
             .evaluate(&sample, &TrialContext::standalone(0, seed))
             .unwrap();
@@ -662,7 +662,10 @@ mod training {
         let untrained = TrainingConfig {
             epochs: 1,
             learning_rate: 0.0,
-            optimizer: OptimizerKind::Sgd { momentum: 0.0 },
+            optimizer: OptimizerKind::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+            },
             schedule: Schedule::Constant,
             ..TrainingConfig::default()
         };
@@ -673,14 +676,10 @@ mod training {
     #[test]
     fn training_refuses_data_of_another_shape() {
         let space = hub::space("nasbench201").unwrap();
-        let error = TrainingEvaluator::new(
-            space,
-            &ImageSet::digits(),
-            TrainingConfig::default(),
-            Device::flex(),
-        )
-        .err()
-        .unwrap();
+        let data = TrainingData::load(&Default::default(), None).unwrap();
+        let error = TrainingEvaluator::new(space, &data, TrainingConfig::default(), Device::flex())
+            .err()
+            .unwrap();
         assert!(error.to_string().contains("1x8x8 images"), "{error}");
     }
 }
@@ -690,7 +689,8 @@ mod oneshot {
     use burn::tensor::Device;
     use hwnas_experiment::train::OneShotRunError;
     use hwnas_experiment::train::{
-        EpochRecord, ImageSet, OneShotRun, OneShotRunConfig, SUPERNET_LOG, SUPERNET_WEIGHTS,
+        EpochRecord, OneShotRun, OneShotRunConfig, SUPERNET_LOG, SUPERNET_WEIGHTS, TrainingData,
+        digits,
     };
     use hwnas_experiment::{BEST_FILE, ExperimentError, Report};
     use hwnas_middleware::Budget;
@@ -702,9 +702,11 @@ mod oneshot {
         Algorithm, HardwarePenalty, Nonlinear, OneShotConfig, PenaltyConfig, PenaltyMode,
     };
 
-    fn small_digits() -> ImageSet {
-        let digits = ImageSet::digits();
-        ImageSet::new(digits.items()[..300].to_vec(), digits.shape(), 10).unwrap()
+    /// 400 of the digits: 240 to train on, 80 to choose on, 80 to test.
+    fn small_digits() -> TrainingData {
+        let mut data = digits();
+        data.train = data.train.select(&(0..400).collect::<Vec<_>>());
+        TrainingData::from_data_set(&Default::default(), &data, None).unwrap()
     }
 
     fn config(algorithm: Algorithm, epochs: usize) -> OneShotRunConfig {
@@ -759,11 +761,11 @@ mod oneshot {
         .on_step(|_, _| steps += 1)
         .run()
         .unwrap();
-        let (train, _) = data.split(0.2, 0);
-        assert_eq!(steps, 2 * train.len().div_ceil(32));
+        assert_eq!(steps, 2 * data.train().len().div_ceil(32));
         space.search_space().validate(&summary.best).unwrap();
         assert!(summary.metrics["accuracy"] >= 0.0 && summary.metrics["flops"] > 0.0);
         assert!((0.0..=1.0).contains(&summary.metrics["finetuned_accuracy"]));
+        assert!((0.0..=1.0).contains(&summary.metrics[metric::TEST_ACCURACY]));
         let best = std::fs::read_to_string(dir.path().join(BEST_FILE)).unwrap();
         assert_eq!(Sample::from_json(best.trim()).unwrap(), summary.best);
         let epochs: Vec<EpochRecord> = read_lines(&dir.path().join(SUPERNET_LOG));
@@ -851,7 +853,7 @@ mod oneshot {
             .run()
             .unwrap();
         // Only the second epoch trained again.
-        assert_eq!(resumed_steps, train.len().div_ceil(32));
+        assert_eq!(resumed_steps, data.train().len().div_ceil(32));
         let epochs: Vec<EpochRecord> = read_lines(&log);
         assert_eq!(epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), [0, 1]);
         let report = Report::load(dir.path()).unwrap();

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use hwnas_data::Format;
+use hwnas_experiment::DataConfig;
+use hwnas_experiment::train::TrainingData;
 use hwnas_profiler::{DEFAULT_INTERLEAVE, LatencyBackend};
 use hwnas_space::{Backend, InputShape, ModelSpace, Sample, hub};
 
@@ -16,16 +19,78 @@ pub struct SpaceArgs {
     /// Input shape, batch first: `1,3,224,224` (FLOPs exclude the batch).
     #[arg(long)]
     pub input: Option<InputShape>,
+    /// Classes the networks classify into (default: the space's own), as for a model trained
+    /// on data with that many classes.
+    #[arg(long)]
+    pub classes: Option<usize>,
 }
 
 impl SpaceArgs {
-    /// The space at the input asked for, and the batch (1 unless `--input` gives one).
+    /// The space at the input and class count asked for, and the batch (1 unless `--input`
+    /// gives one).
     pub fn load(&self) -> anyhow::Result<(ModelSpace, usize)> {
         let space = hub::space(&self.name)?;
-        Ok(match self.input {
-            None => (space, 1),
-            Some(input) => (space.with_input(input.shape), input.batch),
+        let batch = self.input.map_or(1, |input| input.batch);
+        Ok(match (self.input, self.classes) {
+            (None, None) => (space, 1),
+            (Some(input), None) => (space.with_input(input.shape), batch),
+            (input, Some(classes)) => {
+                let input = input.map_or(space.input(), |input| input.shape);
+                (hub::space_for(&self.name, input, classes)?, batch)
+            }
         })
+    }
+}
+
+/// The images a command trains on, and their split.
+#[derive(Args)]
+pub struct DataArgs {
+    /// Images to train on: a folder of class subfolders (PNG, JPEG, BMP; optional train/, val/,
+    /// test/), CIFAR-10/100 binary batches, or MNIST-style IDX files (default: the embedded 8x8
+    /// digits).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The format of `--data` (folder, cifar or idx) when what it holds does not tell.
+    #[arg(long)]
+    pub data_format: Option<Format>,
+    /// Share of each class held out for validation, where the data brings no split of its own.
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Share of each class held out for test, where the data brings no split of its own.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// Augment the training images: random crop of the zero-padded image and horizontal flip.
+    #[arg(long)]
+    pub augment: bool,
+}
+
+impl DataArgs {
+    /// The settings (the path made absolute, so that a run is rebuilt from its directory
+    /// wherever it is started).
+    pub fn config(&self) -> anyhow::Result<DataConfig> {
+        let path =
+            match &self.data {
+                Some(path) => Some(std::path::absolute(path).map_err(|e| {
+                    crate::exit::InputError(format!("--data {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+        Ok(DataConfig {
+            path,
+            format: self.data_format,
+            val_fraction: self.val_fraction,
+            test_fraction: self.test_fraction,
+            split_seed: self.split_seed,
+            augment: self.augment,
+        })
+    }
+
+    /// The data read and split, at its own image size.
+    pub fn load(&self) -> anyhow::Result<TrainingData> {
+        Ok(TrainingData::load(&self.config()?, None)?)
     }
 }
 

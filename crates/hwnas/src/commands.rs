@@ -1,11 +1,13 @@
 //! The subcommands.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use burn::module::Module;
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
+use hwnas_experiment::train::load_network;
 use hwnas_profiler::{CountOptions, CountProfiler};
 use hwnas_space::{hub, metric};
 use rand::SeedableRng;
@@ -13,6 +15,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use serde_json::json;
 
 use crate::args::{DeviceArgs, JsonArgs, SampleArgs as SampleFile, SpaceArgs};
+use crate::exit::bail_input;
 
 pub fn spaces() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -141,6 +144,11 @@ pub struct FreezeArgs {
     /// Seed of the weight initialization and of the random input.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Weights to load (burnpack: `weights.bpk` of `hwnas train`, `weights/ID.bpk` of a search)
+    /// instead of initializing them; the space must be at the input and classes they were
+    /// trained for (`--input`, `--classes`).
+    #[arg(long)]
+    weights: Option<PathBuf>,
 }
 
 pub fn freeze(args: &FreezeArgs) -> anyhow::Result<()> {
@@ -153,9 +161,15 @@ pub fn freeze(args: &FreezeArgs) -> anyhow::Result<()> {
             .resolve(sample)
             .with_context(|| format!("sample #{}", i + 1))?;
         let running_statistics = architecture.running_statistics()? as usize;
-        let network = hwnas_space::module::seeded(&device, args.seed, || {
-            hwnas_space::module::Network::init(&architecture, &device)
-        })?;
+        let network = match &args.weights {
+            None => hwnas_space::module::seeded(&device, args.seed, || {
+                hwnas_space::module::Network::init(&architecture, &device)
+            })?,
+            Some(path) => match load_network(&architecture, path, &device) {
+                Ok(network) => network,
+                Err(e) => bail_input!("sample #{}: {e}", i + 1),
+            },
+        };
         let dims = space.input().with_batch(batch);
         let input = Tensor::<4>::random(
             [dims[0], dims[1], dims[2], dims[3]],

@@ -4,7 +4,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use hwnas_experiment::ExperimentError;
-use hwnas_experiment::train::OneShotRunError;
+use hwnas_experiment::train::{OneShotRunError, TrainRunError};
 use hwnas_profiler::{CostError, ProfileError};
 use hwnas_space::SpaceError;
 use hwnas_strategy::StrategyError;
@@ -51,6 +51,9 @@ pub fn code(error: &anyhow::Error) -> ExitCode {
             || cause
                 .downcast_ref::<OneShotRunError>()
                 .is_some_and(|e| matches!(e, OneShotRunError::Interrupted))
+            || cause
+                .downcast_ref::<TrainRunError>()
+                .is_some_and(|e| matches!(e, TrainRunError::Interrupted))
     };
     if error.chain().any(interrupted) {
         return ExitCode::from(INTERRUPTED);
@@ -59,6 +62,10 @@ pub fn code(error: &anyhow::Error) -> ExitCode {
         if let Some(e) = cause.downcast_ref::<ExperimentError>() {
             Some(e.is_input())
         } else if let Some(e) = cause.downcast_ref::<OneShotRunError>() {
+            Some(e.is_input())
+        } else if let Some(e) = cause.downcast_ref::<TrainRunError>() {
+            Some(e.is_input())
+        } else if let Some(e) = cause.downcast_ref::<hwnas_data::DataError>() {
             Some(e.is_input())
         } else if let Some(e) = cause.downcast_ref::<ProfileError>() {
             Some(e.is_input())

@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use hwnas_data as data;
 pub use hwnas_experiment as experiment;
 pub use hwnas_middleware as middleware;
 pub use hwnas_profiler as profiler;

@@ -16,6 +16,7 @@ mod output;
 mod report;
 mod samples;
 mod search;
+mod train;
 
 use std::process::ExitCode;
 
@@ -64,6 +65,9 @@ enum Command {
     },
     /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
     Search(search::SearchArgs),
+    /// Train one architecture from scratch to the end (the final training of a search's choice),
+    /// resumable from any epoch, and test it.
+    Train(train::TrainArgs),
     /// One-shot search: train one weight-sharing supernet (SPOS, DARTS, Gumbel, ProxylessNAS),
     /// optionally with a hardware penalty, and choose from it.
     Oneshot(oneshot::OneShotArgs),
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         Command::Bench { command } => bench::run(&command),
         Command::Search(args) => search::search(&args),
         Command::Oneshot(args) => oneshot::oneshot(&args),
+        Command::Train(args) => train::train(&args),
         Command::Report(args) => report::report(&args),
         Command::Export(ExportCommand {
             format: Some(ExportFormat::Onnx(args)),

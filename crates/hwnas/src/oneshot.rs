@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use hwnas_experiment::Stop;
-use hwnas_experiment::train::{ImageSet, OneShotRun, OneShotRunConfig, OneShotRunError};
+use hwnas_experiment::train::{OneShotRun, OneShotRunConfig, OneShotRunError};
 use hwnas_middleware::Budget;
 use hwnas_profiler::{Costs, LatencyPredictor};
-use hwnas_space::{hub, metric};
+use hwnas_space::metric;
 use hwnas_strategy::RangeFilter;
 use hwnas_strategy::oneshot::{
     Algorithm, HardwarePenalty, Nonlinear, OneShotConfig, PenaltyConfig, PenaltyMode,
 };
 
-use crate::args::DeviceArgs;
+use crate::args::{DataArgs, DeviceArgs};
 use crate::exit::{Interrupted, bail_input};
 use crate::interrupt::{self, OnSignal};
 use crate::output::{bar, print_report};
@@ -61,8 +61,11 @@ pub enum NonlinearName {
 
 #[derive(Args)]
 pub struct OneShotArgs {
-    /// Hub space name (the embedded digits data fits `mobile-micro`, 1x8x8 inputs).
+    /// Hub space name; its networks are built for the data's image size and classes.
     name: String,
+    /// The images the supernet trains on.
+    #[command(flatten)]
+    data: DataArgs,
     /// One-shot algorithm.
     #[arg(long, value_enum, default_value = "darts")]
     strategy: AlgorithmName,
@@ -178,8 +181,8 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
             args.device.device
         );
     }
-    let space = hub::space(&args.name)?;
-    let data = ImageSet::digits();
+    let data = args.data.load()?;
+    let space = data.space(&args.name)?;
     let device = args.device.device.device()?;
     let mut costs = Costs::counts(&space)?;
     if let Some(path) = &args.table {
@@ -201,7 +204,7 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         search_trials: args.trials,
         finetune_epochs: args.finetune_epochs,
-        split_seed: 0,
+        data: data.config().clone(),
         ..OneShotRunConfig::default()
     };
     // The run reports the number of steps with the first one.
@@ -279,7 +282,7 @@ pub fn oneshot(args: &OneShotArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(name, value)| format!("{name} {value}"))
         .collect();
-    writeln!(out, "with inherited weights: {}\n", metrics.join(", "))?;
+    writeln!(out, "{}\n", metrics.join(", "))?;
     drop(out);
     print_report(&args.out, 5)
 }

@@ -10,7 +10,7 @@ use hwnas_experiment::{EvaluatorConfig, LatencySource, SearchConfig, Stop, StopR
 use hwnas_space::{Metrics, metric};
 use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
 
-use crate::args::DeviceArgs;
+use crate::args::{DataArgs, DeviceArgs};
 use crate::exit::{Interrupted, bail_input};
 use crate::interrupt::{self, OnSignal};
 use crate::output::{bar, print_report, show_progress};
@@ -25,8 +25,15 @@ pub enum StrategyName {
 
 #[derive(Args)]
 pub struct SearchArgs {
-    /// Hub space name (the embedded digits data fits `mobile-micro`, 1x8x8 inputs).
+    /// Hub space name; its networks are built for the data's image size and classes.
     name: String,
+    /// The images trials train on (not with `--benchmark`).
+    #[command(flatten)]
+    data: DataArgs,
+    /// Keep the weights of this many best trials (`DIR/weights/ID.bpk`); with one or more, the
+    /// best trial is tested on the test split at the end.
+    #[arg(long, default_value_t = 1)]
+    keep_weights: usize,
     /// Search strategy.
     #[arg(long, value_enum, default_value = "evolution")]
     strategy: StrategyName,
@@ -142,11 +149,19 @@ impl SearchArgs {
             }),
         };
         config.evaluator = match self.benchmark {
+            Some(_) if self.data.data.is_some() => {
+                bail_input!("--benchmark answers from published accuracies: it takes no --data")
+            }
             Some(dataset) => EvaluatorConfig::Benchmark { dataset },
             None => EvaluatorConfig::Training(TrainingConfig {
                 epochs: self.epochs,
+                data: self.data.config()?,
                 ..TrainingConfig::default()
             }),
+        };
+        config.keep_weights = match self.benchmark {
+            Some(_) => 0,
+            None => self.keep_weights,
         };
         config.device = Some(self.device.device);
         config.median_stop = self.median_stop;
@@ -160,14 +175,26 @@ impl SearchArgs {
 }
 
 pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let mut config = args.config()?;
+    let data = match &config.evaluator {
+        EvaluatorConfig::Training(_) => {
+            let data = args.data.load()?;
+            config.fit_to_data(&data)?;
+            Some(data)
+        }
+        _ => None,
+    };
     let stop = Stop::new();
     interrupt::install(OnSignal::Finish(&stop))?;
     let bar = bar(config.trials, "trials");
     let observer = bar.clone();
-    let summary = config.run(&args.out, args.resume, &stop, move |progress, _| {
-        show_progress(&observer, progress)
-    });
+    let summary = config.run_with_data(
+        data.as_ref(),
+        &args.out,
+        args.resume,
+        &stop,
+        move |progress, _| show_progress(&observer, progress),
+    );
     bar.finish_and_clear();
     let summary = summary?;
     let p = &summary.progress;
@@ -181,6 +208,24 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         p.elapsed.as_secs_f64(),
         summary.stop
     )?;
+    if let Some(best) = &summary.best
+        && let Some(accuracy) = best.metrics.get(metric::TEST_ACCURACY)
+    {
+        writeln!(
+            out,
+            "best trial {}: validation accuracy {:.4}, test accuracy {accuracy:.4} (its weights: \
+             {})",
+            best.id,
+            best.metrics
+                .get(metric::ACCURACY)
+                .copied()
+                .unwrap_or(f64::NAN),
+            args.out
+                .join(hwnas_experiment::train::WEIGHTS_DIR)
+                .join(format!("{}.bpk", best.id))
+                .display()
+        )?;
+    }
     drop(out);
     print_report(&args.out, 5)?;
     if summary.stop == StopReason::Interrupted {

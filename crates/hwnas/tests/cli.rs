@@ -403,7 +403,17 @@ fn cli_search_bad_input_exits_2() {
             &["search", "mobile-micro", "--out", out, "--max-flops", "0"],
             "--max-flops must be a positive",
         ),
-        (&["search", "nasbench201", "--out", out], "1x8x8 images"),
+        (
+            &[
+                "search",
+                "nasbench201",
+                "--out",
+                out,
+                "--data",
+                "/nonexistent/images",
+            ],
+            "cannot read /nonexistent/images",
+        ),
         (
             &[
                 "search",
@@ -810,7 +820,7 @@ fn cli_latency_measure_build_predict_evaluate() {
                 table_arg,
             ],
             "",
-            "1x8x8 images",
+            "built for space `mobile-micro`",
         ),
     ];
     for (args, stdin, expected) in cases {
@@ -2182,4 +2192,260 @@ fn cli_latency_on_tract_is_a_device_of_its_own() {
             "{record}"
         );
     }
+}
+
+/// A generated image data set of `format` in `dir`: `classes` horizontal bands, 120 training and
+/// 20 test images of each.
+fn generated_images(dir: &std::path::Path, format: hwnas::data::Format, shape: [usize; 3]) {
+    hwnas::data::synthetic::Synthetic {
+        shape,
+        classes: 4,
+        train_per_class: 120,
+        test_per_class: 20,
+        seed: 3,
+    }
+    .write(dir, format)
+    .unwrap();
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn cli_searches_trains_and_loads_a_model_on_the_users_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    generated_images(
+        &dir.path().join("images"),
+        hwnas::data::Format::ImageFolder,
+        [3, 16, 16],
+    );
+    let (code, stdout, stderr) = run(
+        &[
+            "search",
+            "mobile-micro",
+            "--data",
+            &path("images"),
+            "--trials",
+            "3",
+            "--epochs",
+            "3",
+            "--population",
+            "2",
+            "--sample-size",
+            "1",
+            "--out",
+            &path("search"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let settings = settings(&dir.path().join("search"));
+    assert_eq!(settings["classes"], 4);
+    assert_eq!(settings["evaluator"]["data"]["path"], path("images"));
+    let test = read_json(&dir.path().join("search/test.json"));
+    let best = test["id"].as_u64().unwrap();
+    assert!(
+        stdout.contains(&format!("best trial {best}: validation accuracy")),
+        "{stdout}"
+    );
+    assert!(test["test_accuracy"].as_f64().unwrap() >= 0.9, "{test}");
+    let kept: Vec<_> = std::fs::read_dir(dir.path().join("search/weights"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(kept, [format!("{best}.bpk").as_str()]);
+
+    // The winner retrained from scratch for longer, then loaded.
+    let best_sample = path("search/best.json");
+    let (code, stdout, stderr) = run(
+        &[
+            "train",
+            "mobile-micro",
+            "--sample",
+            &best_sample,
+            "--data",
+            &path("images"),
+            "--epochs",
+            "4",
+            "--batch-size",
+            "16",
+            "--out",
+            &path("train"),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let result = read_json(&dir.path().join("train/result.json"));
+    assert!(result["test_accuracy"].as_f64().unwrap() >= 0.9, "{result}");
+    assert!(stdout.starts_with("test accuracy"), "{stdout}");
+    let settings = read_json(&dir.path().join("train/train.json"));
+    assert_eq!(
+        settings["training"]["optimizer"],
+        serde_json::json!({"sgd": {"momentum": 0.9, "nesterov": true}})
+    );
+    let epochs = std::fs::read_to_string(dir.path().join("train/epochs.jsonl")).unwrap();
+    assert_eq!(epochs.lines().count(), 4);
+    let model = read_json(&dir.path().join("train/model.json"));
+    assert_eq!(model["classes"].as_array().unwrap().len(), 4);
+    assert_eq!(model["mean"].as_array().unwrap().len(), 3);
+
+    let weights = path("train/weights.bpk");
+    let freeze = |extra: &[&str]| {
+        let mut args = vec!["freeze", "mobile-micro", "--sample", &best_sample];
+        args.extend(["--weights", &weights]);
+        args.extend_from_slice(extra);
+        run(&args, "")
+    };
+    let (code, stdout, stderr) = freeze(&["--input", "1,3,16,16", "--classes", "4"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("output [1, 4]"), "{stdout}");
+    // The space's own 10 classes: the record does not fit, and says where.
+    let (code, _, stderr) = freeze(&["--input", "1,3,16,16"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("does not hold the weights"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn cli_bad_data_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let search = |data: &str, extra: &[&str]| {
+        let mut args = vec!["search", "mobile-micro", "--data", data, "--trials", "1"];
+        args.extend(["--out", "/nonexistent/never-written"]);
+        args.extend_from_slice(extra);
+        run(&args, "")
+    };
+    let refused = |(code, _, stderr): (i32, String, String), what: &str| {
+        assert_eq!(code, 2, "{what}: {stderr}");
+        assert!(stderr.contains(what), "{what}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    };
+    refused(search(&path("missing"), &[]), "missing");
+    generated_images(
+        &dir.path().join("folder"),
+        hwnas::data::Format::ImageFolder,
+        [1, 8, 8],
+    );
+    std::fs::write(
+        dir.path().join("folder/train/class2/broken.png"),
+        b"\x89PNG\r\n\x1a\ntruncated",
+    )
+    .unwrap();
+    refused(search(&path("folder"), &[]), "broken.png");
+    std::fs::create_dir_all(dir.path().join("one/only")).unwrap();
+    std::fs::copy(
+        dir.path().join("folder/train/class0/0.png"),
+        dir.path().join("one/only/0.png"),
+    )
+    .unwrap();
+    refused(search(&path("one"), &[]), "1 class");
+    generated_images(&dir.path().join("idx"), hwnas::data::Format::Idx, [1, 8, 8]);
+    std::fs::write(
+        dir.path().join("idx/train-labels-idx1-ubyte.gz"),
+        b"not gzip",
+    )
+    .unwrap();
+    refused(search(&path("idx"), &[]), "train-labels-idx1-ubyte.gz");
+    // clap's own refusal of a flag value: exit 2, its usage hint on a second line.
+    let (code, _, stderr) = search(&path("idx"), &["--data-format", "csv"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown data format `csv`"), "{stderr}");
+    refused(
+        search(&path("folder"), &["--test-fraction", "0.9"]),
+        "leave no training image",
+    );
+    // A space whose networks cannot take the images: both named.
+    generated_images(
+        &dir.path().join("tiny"),
+        hwnas::data::Format::Idx,
+        [1, 5, 5],
+    );
+    let (code, _, stderr) = run(
+        &[
+            "train",
+            "nasbench201",
+            "--sample",
+            "-",
+            "--data",
+            &path("tiny"),
+            "--out",
+            &path("never"),
+        ],
+        &run(&["sample", "nasbench201"], "").1,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("nasbench201") && stderr.contains("1x5x5"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("never").exists());
+}
+
+#[test]
+fn cli_train_killed_at_any_moment_resumes_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("sample.json");
+    std::fs::write(
+        &sample,
+        run(&["sample", "mobile-micro", "--seed", "3"], "").1,
+    )
+    .unwrap();
+    let args = |out: &str| -> Vec<String> {
+        let out = dir.path().join(out);
+        [
+            "train",
+            "mobile-micro",
+            "--sample",
+            sample.to_str().unwrap(),
+            "--epochs",
+            "4",
+            "--augment",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (code, _, stderr) = run(&as_str(&args("straight")), "");
+    assert_eq!(code, 0, "{stderr}");
+
+    let killed = dir.path().join("killed");
+    let mut child = spawn_search(&as_str(&args("killed")));
+    // Killed once the first epoch is on record, in the middle of a later one.
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(killed.join("epochs.jsonl")).map_or(0, |t| t.lines().count()) < 1
+    {
+        assert!(child.try_wait().unwrap().is_none(), "ended before an epoch");
+        assert!(start.elapsed().as_secs() < 300);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "-KILL");
+    child.wait().unwrap();
+    assert!(!killed.join("result.json").exists());
+    let mut resume = args("killed");
+    resume.push("--resume".into());
+    let (code, _, stderr) = run(&as_str(&resume), "");
+    assert_eq!(code, 0, "{stderr}");
+
+    let epochs = |out: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(dir.path().join(out).join("epochs.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let mut line: serde_json::Value = serde_json::from_str(line).unwrap();
+                line.as_object_mut().unwrap().remove("duration_s");
+                line
+            })
+            .collect()
+    };
+    assert_eq!(epochs("killed"), epochs("straight"));
+    assert_eq!(
+        read_json(&killed.join("result.json")),
+        read_json(&dir.path().join("straight/result.json"))
+    );
 }

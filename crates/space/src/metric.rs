@@ -15,6 +15,9 @@ pub const ACCURACY: &str = "accuracy";
 pub const TRAIN_LOSS: &str = "train_loss";
 /// Accuracy of a one-shot choice after it trained alone from its inherited weights.
 pub const FINETUNED_ACCURACY: &str = "finetuned_accuracy";
+/// Accuracy on the test split, which no choice saw: of a search's best trial (its kept
+/// weights), of a one-shot choice, of a final training's kept weights.
+pub const TEST_ACCURACY: &str = "test_accuracy";
 /// Multiply-accumulates of one example (batch excluded).
 pub const FLOPS: &str = "flops";
 /// Trainable parameters (normalization running statistics excluded).

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hwnas::experiment::train::{ImageSet, TrainingConfig, TrainingEvaluator};
+use hwnas::experiment::train::{TrainingConfig, TrainingData, TrainingEvaluator};
 use hwnas::experiment::{
     EvaluatorConfig, LatencySource, Report, SearchConfig, Summary, TrialRecord, plot_tradeoff,
 };
@@ -43,8 +43,8 @@ fn main() -> anyhow::Result<()> {
     };
     let space = search.model_space()?;
     let device = search.device.unwrap_or_default().device()?;
-    let evaluator =
-        TrainingEvaluator::new(space.clone(), &ImageSet::digits(), training, device.clone())?;
+    let data = TrainingData::load(&training.data, None)?;
+    let evaluator = TrainingEvaluator::new(space.clone(), &data, training, device.clone())?;
     // Every cost of both runs, the latency measured once per network and shared by the budget
     // and the trial log.
     let costs = search.costs(&space, &device)?;

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use hwnas::experiment::train::{ImageSet, OneShotRun, OneShotRunConfig, OneShotSummary};
+use hwnas::experiment::train::{OneShotRun, OneShotRunConfig, OneShotSummary, TrainingData};
 use hwnas::profiler::{
     Costs, LatencyConfig, LatencyPredictor, LatencyProfiler, PredictorConfig, Profiler,
 };
@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
 
     let space = hub::space("mobile-micro")?;
     let device = Device::flex();
-    let data = ImageSet::digits();
+    let data = TrainingData::load(&Default::default(), None)?;
     let predictor =
         LatencyPredictor::build(&space, &device, &PredictorConfig::default(), &mut |_, _| {})?;
     let build_seconds = predictor.file().build_seconds;

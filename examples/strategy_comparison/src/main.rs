@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p strategy-comparison -- [SEEDS] [TRIALS] [EPOCHS] [MAX_FLOPS]`
 
-use hwnas::experiment::train::{ImageSet, TrainingConfig, TrainingEvaluator};
+use hwnas::experiment::train::{TrainingConfig, TrainingData, TrainingEvaluator};
 use hwnas::experiment::{EvaluatorConfig, SearchConfig};
 use hwnas::middleware::Budget;
 use hwnas::profiler::Costs;
@@ -30,7 +30,8 @@ fn main() -> anyhow::Result<()> {
     };
     let space = search.model_space()?;
     let device = search.device.unwrap_or_default().device()?;
-    let evaluator = TrainingEvaluator::new(space.clone(), &ImageSet::digits(), training, device)?;
+    let data = TrainingData::load(&training.data, None)?;
+    let evaluator = TrainingEvaluator::new(space.clone(), &data, training, device)?;
     let costs = Costs::counts(&space)?;
     let out = std::env::temp_dir().join("hwnas-strategy-comparison");
 

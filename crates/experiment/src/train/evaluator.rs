@@ -1,59 +1,58 @@
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::Device;
 use hwnas_space::module::Network;
 use hwnas_space::{ModelSpace, Sample, metric};
 use hwnas_strategy::{Decision, Metrics};
 
-use super::{ImageBatcher, ImageSet};
-use crate::{
-    EvaluationError, Evaluator, ExperimentError, OptimizerKind, Schedule, TrainingConfig,
-    TrialContext,
-};
+use super::TrainingData;
+use super::fit::{evaluate, optimizer, train_epoch};
+use crate::{EvaluationError, Evaluator, ExperimentError, TrainingConfig, TrialContext};
 
 /// Trains each sample from scratch on burn autodiff and reports its validation accuracy.
 ///
 /// Each trial seeds the device with the trial's seed; with one trial at a time a run is
 /// reproducible. Intermediate accuracies go to the strategy after every epoch, and a `Stop`
-/// decision ends training there.
+/// decision ends training there. The test split is never read.
 pub struct TrainingEvaluator {
     space: ModelSpace,
-    train: Arc<ImageSet>,
-    valid: Arc<ImageSet>,
+    data: TrainingData,
     config: TrainingConfig,
     device: Device,
+    weights: Option<PathBuf>,
 }
 
 impl TrainingEvaluator {
-    /// An evaluator for `space` on `data`, trained on `device` (without autodiff; it is added).
+    /// An evaluator for `space` on `data` (read by `config.data`), trained on `device` (without
+    /// autodiff; it is added).
     pub fn new(
         space: ModelSpace,
-        data: &ImageSet,
+        data: &TrainingData,
         config: TrainingConfig,
         device: Device,
     ) -> Result<Self, ExperimentError> {
         config.validate()?;
-        let [c, h, w] = data.shape();
-        if space.input() != hwnas_space::Shape::image(c, h, w) {
-            return Err(ExperimentError::Config(format!(
-                "space `{}` takes inputs {} but the data has {c}x{h}x{w} images",
-                space.name(),
-                space.input()
-            )));
+        if data.config() != &config.data {
+            return Err(ExperimentError::Config(
+                "the data given was read by other settings than the training's".into(),
+            ));
         }
-        let (train, valid) = data.split(config.validation_share, config.split_seed);
+        data.check_fits(&space)?;
         Ok(Self {
             space,
-            train: Arc::new(train),
-            valid: Arc::new(valid),
+            data: data.clone(),
             config,
             device,
+            weights: None,
         })
+    }
+
+    /// Writes every trained network's weights to `dir/ID.bpk` (burnpack), for the caller to keep
+    /// the best of them.
+    pub fn keep_weights_in(mut self, dir: impl AsRef<Path>) -> Self {
+        self.weights = Some(dir.as_ref().to_owned());
+        self
     }
 
     /// The settings.
@@ -61,14 +60,9 @@ impl TrainingEvaluator {
         &self.config
     }
 
-    fn learning_rate(&self, step: usize, total: usize) -> f64 {
-        match self.config.schedule {
-            Schedule::Constant => self.config.learning_rate,
-            Schedule::Cosine => {
-                let progress = step as f64 / total.max(1) as f64;
-                0.5 * self.config.learning_rate * (1.0 + (std::f64::consts::PI * progress).cos())
-            }
-        }
+    /// The data trained and validated on.
+    pub fn data(&self) -> &TrainingData {
+        &self.data
     }
 }
 
@@ -92,56 +86,67 @@ impl TrainingEvaluator {
     /// accuracy after every epoch.
     pub fn train(
         &self,
-        mut network: Network,
+        network: Network,
         context: &TrialContext<'_>,
     ) -> Result<Metrics, EvaluationError> {
+        let (network, metrics) = self.fit(network, context)?;
+        if let Some(dir) = &self.weights {
+            save_record(&network, &dir.join(format!("{}.bpk", context.id())))?;
+        }
+        Ok(metrics)
+    }
+
+    /// Trains `network` as [`train`](Self::train) does and returns it with its metrics.
+    pub(crate) fn fit(
+        &self,
+        mut network: Network,
+        context: &TrialContext<'_>,
+    ) -> Result<(Network, Metrics), EvaluationError> {
         let device = self.device.clone().autodiff();
-        let mut optimizer = match self.config.optimizer {
-            OptimizerKind::Sgd { momentum } => SgdConfig::new()
-                .with_momentum(Some(
-                    MomentumConfig::new()
-                        .with_momentum(momentum)
-                        .with_dampening(0.0),
-                ))
-                .init(),
-            OptimizerKind::Adam => AdamConfig::new().init(),
-        };
-        let shape = self.train.shape();
-        let train_loader = DataLoaderBuilder::new(ImageBatcher::new(shape))
-            .batch_size(self.config.batch_size)
-            .shuffle(context.seed())
-            .set_device(device.clone())
-            .build(self.train.clone());
-        let valid_loader = DataLoaderBuilder::new(ImageBatcher::new(shape))
-            .batch_size(256)
-            .set_device(self.device.clone())
-            .build(self.valid.clone());
-        let loss_function = CrossEntropyLossConfig::new().init(&device);
-        let steps_per_epoch = self.train.len().div_ceil(self.config.batch_size);
-        let total_steps = steps_per_epoch * self.config.epochs;
-        let (mut step, mut accuracy, mut loss_value) = (0, 0.0, f64::NAN);
+        let mut optimizer = optimizer(&self.config);
+        let (mut accuracy, mut loss) = (0.0, f64::NAN);
         for epoch in 0..self.config.epochs {
-            let mut epoch_loss = 0.0;
-            let mut batches = 0;
-            for batch in train_loader.iter() {
-                let batch = batch?;
-                let logits = network.forward_logits(batch.images)?;
-                let loss = loss_function.forward(logits, batch.targets);
-                epoch_loss += loss.clone().into_scalar::<f64>();
-                batches += 1;
-                let gradients = GradientsParams::from_grads(loss.backward(), &network);
-                network = optimizer.step(self.learning_rate(step, total_steps), network, gradients);
-                step += 1;
-            }
-            loss_value = epoch_loss / batches.max(1) as f64;
-            accuracy = super::accuracy(&network.valid(), &*valid_loader)?;
+            let stats;
+            (network, stats) = train_epoch(
+                network,
+                &mut optimizer,
+                &self.config,
+                self.data.train(),
+                (context.seed(), epoch),
+                &device,
+                &mut |_, _| true,
+            )?;
+            loss = stats.loss;
+            accuracy = evaluate(&network, self.data.val(), &self.device)?;
             if context.report(epoch, accuracy) == Decision::Stop {
                 break;
             }
         }
-        Ok(Metrics::from([
+        let metrics = Metrics::from([
             (metric::ACCURACY.to_string(), accuracy),
-            (metric::TRAIN_LOSS.to_string(), loss_value),
-        ]))
+            (metric::TRAIN_LOSS.to_string(), loss),
+        ]);
+        Ok((network, metrics))
     }
+
+    /// Test accuracy of `network` (weights kept by a trial, say) on the data's test split.
+    pub fn test_accuracy(&self, network: &Network) -> Result<f64, EvaluationError> {
+        evaluate(network, self.data.test(), &self.device)
+    }
+}
+
+/// Writes `network`'s weights to `path` whole or not at all (written aside, then renamed).
+pub(crate) fn save_record(network: &Network, path: &Path) -> Result<(), EvaluationError> {
+    let aside = path.with_extension("bpk.tmp");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(ExperimentError::io(dir))?;
+    }
+    network
+        .clone()
+        .valid()
+        .into_record()
+        .save(&aside)
+        .map_err(|e| format!("cannot write {}: {e}", aside.display()))?;
+    std::fs::rename(&aside, path).map_err(ExperimentError::io(path))?;
+    Ok(())
 }

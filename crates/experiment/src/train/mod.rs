@@ -1,14 +1,19 @@
-//! Training evaluation on burn autodiff, and the embedded data it trains on.
+//! Training on burn autodiff, and the data it trains on.
 //!
-//! [`TrainingEvaluator`] freezes a sample on an autodiff [`Device`](burn::tensor::Device), trains
-//! it with one of burn's optimizers over burn's data loader, and reports validation accuracy after
-//! every epoch (so middleware such as median stopping can end it early). [`ImageSet::digits`] is
-//! the embedded default: the 1,797 8x8 handwritten digits that `smartcore` ships, no network
-//! needed.
+//! [`TrainingData`] reads the data a [`DataConfig`](crate::DataConfig) names (an image folder,
+//! CIFAR batches, IDX files, or the embedded default: the 1,797 8x8 handwritten digits that
+//! `smartcore` ships), splits it into train, validation and test, and brings it to a space's
+//! input. [`TrainingEvaluator`] freezes a sample on an autodiff
+//! [`Device`](burn::tensor::Device), trains it with one of burn's optimizers over burn's data
+//! loader, and reports validation accuracy after every epoch (so middleware such as median
+//! stopping can end it early). [`TrainRun`] trains one chosen architecture to the end, resumable
+//! from any epoch, and tests it.
 
 mod data;
 mod evaluator;
+mod fit;
 mod oneshot;
+mod retrain;
 mod search;
 
 use burn::data::dataloader::DataLoader;
@@ -17,12 +22,19 @@ use hwnas_space::module::Network;
 use crate::EvaluationError;
 
 pub use crate::{OptimizerKind, Schedule, TrainingConfig};
-pub use data::{ImageBatch, ImageBatcher, ImageItem, ImageSet};
+pub use data::{
+    EpochImages, ImageBatch, ImageBatcher, ImageItem, ImageSet, TrainingData, digits, loader,
+};
 pub use evaluator::TrainingEvaluator;
 pub use oneshot::{
     ARCHITECTURE_WEIGHTS, EpochRecord, ONESHOT_SETTINGS, OneShotRun, OneShotRunConfig,
     OneShotRunError, OneShotSummary, SUPERNET_LOG, SUPERNET_WEIGHTS,
 };
+pub use retrain::{
+    CHECKPOINTS, EPOCHS_LOG, EpochLine, MODEL_FILE, ModelFile, RESULT_FILE, TRAIN_SETTINGS,
+    TrainResult, TrainRun, TrainRunConfig, TrainRunError, WEIGHTS_FILE, load_network,
+};
+pub use search::{TEST_FILE, WEIGHTS_DIR};
 
 /// Share of the images of `loader` that `network` classifies correctly.
 pub fn accuracy(

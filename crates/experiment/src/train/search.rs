@@ -1,14 +1,16 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use hwnas_benchmark::NasBench201;
 use hwnas_profiler::{Costs, LatencyConfig, LatencyDevice, LatencyPredictor, LatencyProfiler};
-use hwnas_space::{ModelSpace, metric};
+use hwnas_space::{ModelSpace, Shape, metric};
+use hwnas_strategy::{Objective, Status};
 
-use super::{ImageSet, TrainingEvaluator};
+use super::retrain::load_network;
+use super::{TrainingData, TrainingEvaluator};
 use crate::{
-    BenchmarkEvaluator, Evaluator, EvaluatorConfig, ExperimentError, LatencySource, Progress,
-    SearchConfig, Stop, Summary, TrialRecord,
+    BenchmarkEvaluator, EvaluatorConfig, ExperimentError, LOG_FILE, LatencySource, Progress,
+    SearchConfig, Stop, Summary, TrialRecord, read_log,
 };
 
 impl SearchConfig {
@@ -43,8 +45,18 @@ impl SearchConfig {
         })
     }
 
-    /// Runs the search in `dir` on the embedded digits (or resumes it), calling `on_progress`
-    /// after every trial; once `stop` is requested no new trial starts.
+    /// Sets the space's input and class count to the data's, so that the networks searched
+    /// take its images (a space that cannot is an error naming both).
+    pub fn fit_to_data(&mut self, data: &TrainingData) -> Result<(), ExperimentError> {
+        let [c, h, w] = data.shape();
+        self.input = Some(Shape::image(c, h, w));
+        self.classes = Some(data.classes().len());
+        data.check_fits(&self.model_space()?)
+    }
+
+    /// Runs the search in `dir` (or resumes it) on the data its training settings name, at the
+    /// space's input, calling `on_progress` after every trial; once `stop` is requested no new
+    /// trial starts.
     pub fn run(
         &self,
         dir: &Path,
@@ -52,18 +64,68 @@ impl SearchConfig {
         stop: &Stop,
         on_progress: impl FnMut(&Progress, &TrialRecord) + Send + 'static,
     ) -> Result<Summary, ExperimentError> {
+        let data = match &self.evaluator {
+            EvaluatorConfig::Training(training) => {
+                let input = match self.model_space()?.input() {
+                    Shape::Image {
+                        channels,
+                        height,
+                        width,
+                    } => Some([channels, height, width]),
+                    Shape::Flat(_) => None,
+                };
+                Some(TrainingData::load(&training.data, input)?)
+            }
+            _ => None,
+        };
+        self.run_with_data(data.as_ref(), dir, resume, stop, on_progress)
+    }
+
+    /// [`run`](Self::run) on data already read (by the training settings' data).
+    pub fn run_with_data(
+        &self,
+        data: Option<&TrainingData>,
+        dir: &Path,
+        resume: bool,
+        stop: &Stop,
+        mut on_progress: impl FnMut(&Progress, &TrialRecord) + Send + 'static,
+    ) -> Result<Summary, ExperimentError> {
         self.validate()?;
         let space = self.model_space()?;
         let device = self.device.unwrap_or_default().device()?;
-        let evaluator: Box<dyn Evaluator> = match &self.evaluator {
-            EvaluatorConfig::Training(training) => Box::new(TrainingEvaluator::new(
-                space.clone(),
-                &ImageSet::digits(),
-                training.clone(),
-                device.clone(),
-            )?),
-            EvaluatorConfig::Benchmark { dataset } => Box::new(BenchmarkEvaluator::new(*dataset)),
-            EvaluatorConfig::Supernet => {
+        let costs = self.costs(&space, &device)?;
+        let evaluator = match (&self.evaluator, data) {
+            (EvaluatorConfig::Training(training), Some(data)) => {
+                let evaluator =
+                    TrainingEvaluator::new(space.clone(), data, training.clone(), device.clone())?;
+                let weights = dir.join(WEIGHTS_DIR);
+                let evaluator = match self.keep_weights {
+                    0 => evaluator,
+                    _ => evaluator.keep_weights_in(&weights),
+                };
+                let (records, _) = read_log(&dir.join(LOG_FILE))?;
+                let mut kept = KeptWeights::new(weights, self.keep_weights, &self.objective);
+                for record in records.iter().filter(|_| resume) {
+                    kept.observe(record)?;
+                }
+                let experiment = self.experiment(dir, &space, costs, &evaluator, resume)?;
+                let summary = experiment
+                    .with_stop(stop.clone())
+                    .on_progress(move |progress, record| {
+                        // A weights file that cannot be removed costs disk, not results.
+                        let _ = kept.observe(record);
+                        on_progress(progress, record)
+                    })
+                    .run()?;
+                return self.test_best(summary, dir, &evaluator);
+            }
+            (EvaluatorConfig::Training(_), None) => {
+                return Err(ExperimentError::Config(
+                    "a search that trains needs its data".into(),
+                ));
+            }
+            (EvaluatorConfig::Benchmark { dataset }, _) => BenchmarkEvaluator::new(*dataset),
+            (EvaluatorConfig::Supernet, _) => {
                 return Err(ExperimentError::Config(
                     "subnets with inherited weights are searched by a one-shot run \
                      (`OneShotRun`, `hwnas oneshot --strategy spos`)"
@@ -71,10 +133,92 @@ impl SearchConfig {
                 ));
             }
         };
-        let costs = self.costs(&space, &device)?;
-        self.experiment(dir, &space, costs, &*evaluator, resume)?
+        self.experiment(dir, &space, costs, &evaluator, resume)?
             .with_stop(stop.clone())
             .on_progress(on_progress)
             .run()
+    }
+
+    /// The best trial's kept weights on the test split, as `test_accuracy` in the summary's best
+    /// record and in `DIR/test.json`.
+    fn test_best(
+        &self,
+        mut summary: Summary,
+        dir: &Path,
+        evaluator: &TrainingEvaluator,
+    ) -> Result<Summary, ExperimentError> {
+        let Some(best) = summary.best.as_mut() else {
+            return Ok(summary);
+        };
+        let path = dir.join(WEIGHTS_DIR).join(format!("{}.bpk", best.id));
+        if self.keep_weights == 0 || !path.exists() {
+            return Ok(summary);
+        }
+        let architecture = self.model_space()?.resolve(&best.sample)?;
+        let device = self.device.unwrap_or_default().device()?;
+        let network = load_network(&architecture, &path, &device)?;
+        let accuracy = evaluator
+            .test_accuracy(&network)
+            .map_err(|e| ExperimentError::Config(format!("testing trial {}: {e}", best.id)))?;
+        best.metrics.insert(metric::TEST_ACCURACY.into(), accuracy);
+        let test = serde_json::json!({
+            "id": best.id,
+            "sample": best.sample,
+            metric::TEST_ACCURACY: accuracy,
+        });
+        let text = serde_json::to_string_pretty(&test).expect("serializes") + "\n";
+        crate::experiment::write_atomic(&dir.join(TEST_FILE), text.as_bytes())?;
+        Ok(summary)
+    }
+}
+
+/// The weights of a search's trials inside its directory: `weights/ID.bpk`.
+pub const WEIGHTS_DIR: &str = "weights";
+
+/// The test accuracy of a search's best trial inside its directory.
+pub const TEST_FILE: &str = "test.json";
+
+/// The weights of the `keep` best trials by the objective; every other trial's file is removed
+/// once its record is seen.
+struct KeptWeights {
+    dir: PathBuf,
+    keep: usize,
+    objective: Objective,
+    /// `(key, id)` of the kept trials, larger keys better.
+    best: Vec<(f64, u64)>,
+}
+
+impl KeptWeights {
+    fn new(dir: PathBuf, keep: usize, objective: &Objective) -> Self {
+        KeptWeights {
+            dir,
+            keep,
+            objective: objective.clone(),
+            best: Vec::new(),
+        }
+    }
+
+    fn observe(&mut self, record: &TrialRecord) -> Result<(), ExperimentError> {
+        let path = self.dir.join(format!("{}.bpk", record.id));
+        if !path.exists() {
+            return Ok(());
+        }
+        let key = match record.status {
+            Status::Ok => self.objective.key(&record.metrics),
+            _ => None,
+        };
+        let mut dropped = Some(record.id);
+        if let Some(key) = key {
+            self.best.push((key, record.id));
+            // Best first; among equals the earlier trial.
+            self.best
+                .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            dropped = (self.best.len() > self.keep).then(|| self.best.pop().expect("non-empty").1);
+        }
+        if let Some(id) = dropped {
+            let path = self.dir.join(format!("{id}.bpk"));
+            std::fs::remove_file(&path).map_err(ExperimentError::io(&path))?;
+        }
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::data::dataloader::DataLoader;
 use burn::tensor::{Device, Tensor};
 use hwnas_middleware::Budget;
 use hwnas_profiler::Costs;
@@ -21,8 +21,9 @@ use super::{
 use crate::experiment::write_atomic;
 use crate::record::read_json_lines;
 use crate::search::differences;
+use crate::train::data::mix;
 use crate::train::{
-    ImageBatch, ImageBatcher, ImageSet, TrainingConfig, TrainingEvaluator, accuracy,
+    ImageBatch, ImageSet, TrainingConfig, TrainingData, TrainingEvaluator, accuracy,
 };
 use crate::{
     BEST_FILE, EvaluationError, EvaluatorConfig, ExperimentError, LOG_FILE, SearchConfig, Stop,
@@ -44,7 +45,7 @@ type Loader = Arc<dyn DataLoader<ImageBatch>>;
 pub struct OneShotRun<'a> {
     dir: PathBuf,
     space: ModelSpace,
-    data: &'a ImageSet,
+    data: &'a TrainingData,
     device: Device,
     config: OneShotRunConfig,
     penalty: Option<HardwarePenalty>,
@@ -63,6 +64,7 @@ struct Prepared {
     trainer: OneShotTrainer,
     train: Arc<ImageSet>,
     valid: Arc<ImageSet>,
+    test: Arc<ImageSet>,
     autodiff: Device,
     /// Training images a subnet's BatchNorms take their statistics from before it is evaluated.
     calibration: Tensor<4>,
@@ -71,11 +73,12 @@ struct Prepared {
 }
 
 impl<'a> OneShotRun<'a> {
-    /// A run of `config` for `space` on `data`, trained on `device` (autodiff is added).
+    /// A run of `config` for `space` on `data` (read by `config.data`), trained on `device`
+    /// (autodiff is added).
     pub fn new(
         dir: impl AsRef<Path>,
         space: ModelSpace,
-        data: &'a ImageSet,
+        data: &'a TrainingData,
         device: Device,
         config: OneShotRunConfig,
     ) -> Self {
@@ -231,26 +234,16 @@ impl<'a> OneShotRun<'a> {
     fn prepare(&mut self) -> Result<Prepared, OneShotRunError> {
         let config = self.config.clone();
         let invalid = |message: String| ExperimentError::Config(message);
-        if config.batch_size == 0
-            || config.calibration_size == 0
-            || !(0.0..1.0).contains(&config.validation_share)
-            || config.validation_share == 0.0
-        {
-            return Err(invalid(
-                "batch and calibration sizes must be positive, the validation share in (0, 1)"
-                    .into(),
-            )
-            .into());
+        if config.batch_size == 0 || config.calibration_size == 0 {
+            return Err(invalid("batch and calibration sizes must be positive".into()).into());
         }
-        let [c, h, w] = self.data.shape();
-        if self.space.input() != hwnas_space::Shape::image(c, h, w) {
-            return Err(invalid(format!(
-                "space `{}` takes inputs {} but the data has {c}x{h}x{w} images",
-                self.space.name(),
-                self.space.input()
-            ))
-            .into());
+        config.data.validate()?;
+        if self.data.config() != &config.data {
+            return Err(
+                invalid("the data given was read by other settings than the run's".into()).into(),
+            );
         }
+        self.data.check_fits(&self.space)?;
         let settings = self.settings();
         self.check_settings(&settings)?;
         let autodiff = self.device.clone().autodiff();
@@ -278,8 +271,11 @@ impl<'a> OneShotRun<'a> {
                 0
             }
         };
-        let (train, valid) = self.data.split(config.validation_share, config.split_seed);
-        let (train, valid) = (Arc::new(train), Arc::new(valid));
+        let (train, valid, test) = (
+            self.data.train().clone(),
+            self.data.val().clone(),
+            self.data.test().clone(),
+        );
         let seed = config.oneshot.seed;
         let calibration = loader(&train, config.calibration_size, Some(seed + 2), &autodiff)
             .iter()
@@ -295,6 +291,7 @@ impl<'a> OneShotRun<'a> {
             trainer,
             train,
             valid,
+            test,
             autodiff,
             calibration,
             training_epochs,
@@ -312,7 +309,7 @@ impl<'a> OneShotRun<'a> {
             epochs = self.resume_training(prepared)?;
         }
         let (batch_size, seed) = (self.config.batch_size, self.config.oneshot.seed);
-        let train_loader = loader(&prepared.train, batch_size, Some(seed), &prepared.autodiff);
+        let augment = self.config.data.augment;
         let arch_loader = loader(
             &prepared.valid,
             batch_size,
@@ -328,6 +325,14 @@ impl<'a> OneShotRun<'a> {
             let clock = Instant::now();
             let (mut loss, mut arch_loss, mut n_arch, mut n_steps) = (0.0, 0.0, 0, 0);
             let mut expected_cost = None;
+            let epoch_seed = mix(seed, epoch as u64);
+            let train_loader = crate::train::loader(
+                &prepared.train,
+                batch_size,
+                Some(epoch_seed),
+                augment.then_some(epoch_seed ^ 1),
+                &prepared.autodiff,
+            );
             for batch in train_loader.iter() {
                 if self.stop.is_requested() {
                     return Err(OneShotRunError::Interrupted);
@@ -444,7 +449,7 @@ impl<'a> OneShotRun<'a> {
             .evaluate(prepared, &best, &*eval_loader)
             .map_err(OneShotRunError::evaluation("evaluating the choice"))?;
         self.costs.complete(&best, &mut metrics)?;
-        self.finetune(prepared.trainer.supernet(), &best, &mut metrics)?;
+        self.test(prepared, &best, &mut metrics)?;
         write_atomic(&self.dir.join(BEST_FILE), format!("{best}\n").as_bytes())?;
         Ok(OneShotSummary {
             best,
@@ -503,7 +508,7 @@ impl<'a> OneShotRun<'a> {
             ExperimentError::Config("no subnet within the budget was evaluated".into())
         })?;
         let mut metrics = best.metrics;
-        self.finetune(supernet, &best.sample, &mut metrics)?;
+        self.test(prepared, &best.sample, &mut metrics)?;
         Ok(OneShotSummary {
             best: best.sample,
             metrics,
@@ -542,36 +547,48 @@ impl<'a> OneShotRun<'a> {
         Ok(epochs)
     }
 
-    /// Trains `sample`'s subnet alone from its inherited weights, if asked, and records its
-    /// accuracy as `finetuned_accuracy`.
-    fn finetune(
+    /// Tests the choice: with its inherited weights, or, when the settings ask for a fine-tune,
+    /// after it trained alone from them (its validation accuracy then `finetuned_accuracy`).
+    fn test(
         &self,
-        supernet: &Supernet,
+        prepared: &Prepared,
         sample: &Sample,
         metrics: &mut Metrics,
     ) -> Result<(), OneShotRunError> {
+        let failed = OneShotRunError::evaluation;
+        let supernet = prepared.trainer.supernet();
         if self.config.finetune_epochs == 0 {
+            let test_loader = loader(&prepared.test, 256, None, &self.device);
+            let accuracy =
+                inherited_accuracy(supernet, sample, &prepared.calibration, &*test_loader)
+                    .map_err(failed("testing the choice"))?;
+            metrics.insert(metric::TEST_ACCURACY.into(), accuracy);
             return Ok(());
         }
         let training = TrainingConfig {
             epochs: self.config.finetune_epochs,
             batch_size: self.config.batch_size,
             learning_rate: self.config.finetune_learning_rate,
-            validation_share: self.config.validation_share,
-            split_seed: self.config.split_seed,
+            data: self.config.data.clone(),
             ..TrainingConfig::default()
         };
         let evaluator =
             TrainingEvaluator::new(self.space.clone(), self.data, training, self.device.clone())?;
-        let failed = OneShotRunError::evaluation;
         let network = supernet
             .export(sample)
             .map_err(|e| failed("exporting the choice")(e.into()))?;
         let seed = self.config.oneshot.seed;
-        let tuned = evaluator
-            .train(network, &TrialContext::standalone(0, seed))
+        let (tuned, tuned_metrics) = evaluator
+            .fit(network, &TrialContext::standalone(0, seed))
             .map_err(failed("fine-tuning the choice"))?;
-        metrics.insert(metric::FINETUNED_ACCURACY.into(), tuned[metric::ACCURACY]);
+        metrics.insert(
+            metric::FINETUNED_ACCURACY.into(),
+            tuned_metrics[metric::ACCURACY],
+        );
+        let accuracy = evaluator
+            .test_accuracy(&tuned)
+            .map_err(failed("testing the choice"))?;
+        metrics.insert(metric::TEST_ACCURACY.into(), accuracy);
         Ok(())
     }
 
@@ -593,13 +610,7 @@ impl<'a> OneShotRun<'a> {
 
 /// A loader of `set` in batches of `batch` on `device`, shuffled with `seed` if given.
 fn loader(set: &Arc<ImageSet>, batch: usize, seed: Option<u64>, device: &Device) -> Loader {
-    let mut builder = DataLoaderBuilder::new(ImageBatcher::new(set.shape()))
-        .batch_size(batch)
-        .set_device(device.clone());
-    if let Some(seed) = seed {
-        builder = builder.shuffle(seed);
-    }
-    builder.build(set.clone())
+    crate::train::loader(set, batch, seed, None, device)
 }
 
 /// Validation accuracy of `sample` with the supernet's weights, its BatchNorms recalibrated on

@@ -5,7 +5,7 @@ use hwnas_space::{Metrics, Sample};
 use hwnas_strategy::oneshot::{OneShotConfig, PenaltyConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::Summary;
+use crate::{DataConfig, Summary};
 
 /// The supernet's training log inside a one-shot directory: one [`EpochRecord`] per line.
 pub const SUPERNET_LOG: &str = "supernet.jsonl";
@@ -27,11 +27,9 @@ pub struct OneShotRunConfig {
     pub oneshot: OneShotConfig,
     /// Images per step.
     pub batch_size: usize,
-    /// Share of each class held out: the architecture trains on it (gradient-based algorithms)
-    /// and subnets are ranked on it.
-    pub validation_share: f64,
-    /// Seed of the split.
-    pub split_seed: u64,
+    /// The data and its split: the architecture trains on the validation split (gradient-based
+    /// algorithms) and subnets are ranked on it; the choice is reported on the test split.
+    pub data: DataConfig,
     /// Training images whose statistics a subnet's BatchNorms take before it is evaluated.
     pub calibration_size: usize,
     /// SPOS: subnets the evolution over inherited weights evaluates.
@@ -48,8 +46,7 @@ impl Default for OneShotRunConfig {
         OneShotRunConfig {
             oneshot: OneShotConfig::default(),
             batch_size: 32,
-            validation_share: 0.2,
-            split_seed: 0,
+            data: DataConfig::default(),
             calibration_size: 256,
             search_trials: 100,
             finetune_epochs: 0,
@@ -86,7 +83,8 @@ pub struct EpochRecord {
 pub struct OneShotSummary {
     /// The chosen sample (also in `best.json`).
     pub best: Sample,
-    /// Its metrics: validation accuracy with inherited weights and the costs.
+    /// Its metrics: validation accuracy with inherited weights, the costs, and `test_accuracy`
+    /// of the model the run ends with (fine-tuned, if it was).
     pub metrics: Metrics,
     /// One record per epoch of supernet training.
     pub epochs: Vec<EpochRecord>,
