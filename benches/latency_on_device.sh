@@ -2,7 +2,9 @@
 # Latency figures of one machine, for the README: for every device named, a predictor table of
 # `mobile-micro` (1x1x8x8) and `proxylessnas` (1x3x64x64) built and evaluated on 100 held-out
 # samples (twice, for the machine's own noise ceiling), the rankings of all devices compared, and
-# the forward-pass bench. Run it where the latency matters, e.g. on a GPU machine:
+# the forward-pass bench; then, on every burn device, the search-then-retrain flow on a generated
+# CIFAR-shaped set (10 classes, 3x32x32, `nasbench201`), timed. Run it where the latency matters,
+# e.g. on a GPU machine:
 #
 #   benches/latency_on_device.sh flex cuda wgpu      # each device needs its cargo feature
 #   benches/latency_on_device.sh flex tract          # burn against the ONNX runtime (built in)
@@ -12,7 +14,7 @@
 #
 # Environment: OUT (default latency-figures/) receives one file per step; HWNAS, a prebuilt
 # `hwnas` binary with the devices' features, skips the build; SAMPLES (default 100); BENCH=0 skips
-# the bench (its build takes long on a fresh machine).
+# the bench (its build takes long on a fresh machine); TRAIN=0 skips the training flow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +57,20 @@ for space in "mobile-micro" "proxylessnas --input 1,3,64,64"; do
       > "$out/$name-compare.md"
   fi
 done
+
+if [ "${TRAIN:-1}" != 0 ]; then
+  data="$out/cifar-shaped"
+  [ -d "$data" ] || "$hwnas" data synthetic --out "$data" --format cifar --per-class 500 --test-per-class 100
+  for device in "${devices[@]}"; do
+    [ "$device" = tract ] && continue
+    run="$out/train-$device"
+    rm -rf "$run"
+    { time "$hwnas" search nasbench201 --data "$data" --augment --device "$device" --trials 4 \
+        --epochs 2 --population 2 --sample-size 1 --out "$run/search"; } > "$out/train-$device.txt" 2>&1
+    { time "$hwnas" train nasbench201 --sample "$run/search/best.json" --data "$data" --augment \
+        --device "$device" --epochs 5 --out "$run/final"; } >> "$out/train-$device.txt" 2>&1
+  done
+fi
 
 if [ "${BENCH:-1}" != 0 ]; then
   cargo bench -p hwnas-benches ${feature_list:+--features "$feature_list"} --bench latency \

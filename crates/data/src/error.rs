@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum DataError {
     /// A file or folder that cannot be read.
-    #[error("cannot read {path}: {source}")]
+    // The cause is in the message and not a `source`, so that a report of the chain does not
+    // say it twice.
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file that is not what its format says (wrong size, corrupt, truncated).
     #[error("{path}: {why}")]
@@ -31,8 +33,8 @@ impl DataError {
     pub fn is_input(&self) -> bool {
         use std::io::ErrorKind;
         match self {
-            DataError::Io { source, .. } => matches!(
-                source.kind(),
+            DataError::Io { cause, .. } => matches!(
+                cause.kind(),
                 ErrorKind::NotFound
                     | ErrorKind::PermissionDenied
                     | ErrorKind::InvalidData
@@ -44,10 +46,10 @@ impl DataError {
         }
     }
 
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, cause: std::io::Error) -> Self {
         DataError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 

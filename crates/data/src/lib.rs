@@ -125,6 +125,14 @@ impl Format {
         ("idx", Format::Idx),
     ];
 
+    /// The format's name in settings and on the command line.
+    pub fn name(self) -> &'static str {
+        Format::ALL
+            .iter()
+            .find(|(_, format)| *format == self)
+            .map_or("folder", |(name, _)| name)
+    }
+
     /// The format of what `path` holds: CIFAR batches, IDX files, else class folders.
     pub fn detect(path: &Path) -> Result<Format, DataError> {
         let entries = error::list_dir(path)?;

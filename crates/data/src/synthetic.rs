@@ -60,7 +60,7 @@ impl Synthetic {
                 self.classes
             )));
         }
-        let unfit = |why: &str| Err(DataError::Format(format!("{format:?}: {why}")));
+        let unfit = |why: &str| Err(DataError::Format(format!("{}: {why}", format.name())));
         match format {
             Format::Cifar if self.shape != [3, 32, 32] || self.classes > 10 => {
                 return unfit("CIFAR-10 batches hold 3x32x32 images of at most 10 classes");

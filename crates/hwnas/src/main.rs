@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod commands;
+mod data;
 mod exit;
 mod interrupt;
 mod latency;
@@ -63,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// What a data set holds as the toolkit reads it, and generated data sets.
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
+    },
     /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
     Search(search::SearchArgs),
     /// Train one architecture from scratch to the end (the final training of a search's choice),
@@ -105,6 +111,7 @@ fn main() -> ExitCode {
         Command::Freeze(args) => commands::freeze(&args),
         Command::Latency { command } => latency::run(&command),
         Command::Bench { command } => bench::run(&command),
+        Command::Data { command } => data::run(&command),
         Command::Search(args) => search::search(&args),
         Command::Oneshot(args) => oneshot::oneshot(&args),
         Command::Train(args) => train::train(&args),

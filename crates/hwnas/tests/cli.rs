@@ -2449,3 +2449,55 @@ fn cli_train_killed_at_any_moment_resumes_to_the_uninterrupted_result() {
         read_json(&dir.path().join("straight/result.json"))
     );
 }
+
+#[test]
+fn cli_data_writes_generated_sets_and_shows_what_a_set_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c10");
+    let out = out.to_str().unwrap();
+    let (code, stdout, stderr) = run(
+        &[
+            "data",
+            "synthetic",
+            "--out",
+            out,
+            "--format",
+            "cifar",
+            "--classes",
+            "5",
+            "--per-class",
+            "20",
+            "--test-per-class",
+            "4",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("wrote 100 training and 20 test images of 3x32x32"));
+    let (code, stdout, stderr) = run(&["data", "show", "--data", out], "");
+    assert_eq!(code, 0, "{stderr}");
+    // CIFAR-10 batches name ten classes; 20 % of each class's 20 training images validate.
+    assert_eq!(
+        stdout.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "classes: 10 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)",
+            "splits: train 80, validation 20 (cut from train), test 20 (the data's own)",
+            "memory: 368640 bytes of pixels (0.4 MB)",
+        ]
+    );
+    for (args, expected) in [
+        (
+            vec!["data", "synthetic", "--out", out, "--format", "idx"],
+            "idx: IDX images have one channel",
+        ),
+        (
+            vec!["data", "synthetic", "--out", out, "--classes", "40"],
+            "40 classes do not fit 32 rows",
+        ),
+        (vec!["data", "show"], "name the data set with --data PATH"),
+    ] {
+        let (code, _, stderr) = run(&args, "");
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
