@@ -62,7 +62,9 @@ impl DataSet {
                     n
                 }
             };
-            let (n_val, n_test) = (share(val_fraction), share(test_fraction));
+            // The at-least-one rule can ask for more than the class holds: training keeps one.
+            let n_val = share(val_fraction).min(members.len().saturating_sub(1));
+            let n_test = share(test_fraction).min(members.len().saturating_sub(1 + n_val));
             val.extend_from_slice(&members[..n_val]);
             test.extend_from_slice(&members[n_val..n_val + n_test]);
             train.extend_from_slice(&members[n_val + n_test..]);

@@ -370,3 +370,23 @@ fn synthetic_data_sets_read_back_in_every_format() {
     bad(Format::Idx, [3, 8, 8], 3);
     bad(Format::ImageFolder, [1, 2, 8], 3);
 }
+
+#[test]
+fn split_fractions_past_a_class_are_an_error_not_a_panic() {
+    // Three images of each of two classes: 0.85 and 0.1 would ask for 3 + 1 of each.
+    let images = hwnas_data::Images {
+        shape: [1, 1, 1],
+        pixels: vec![0, 1, 2, 3, 4, 5],
+        labels: vec![0, 0, 0, 1, 1, 1],
+    };
+    let data = DataSet {
+        classes: vec!["a".into(), "b".into()],
+        train: images,
+        val: None,
+        test: None,
+    };
+    // One training image of each is kept, the validation split takes the other two, and the
+    // test split, with nothing left, is named empty rather than cut past the class.
+    let error = data.splits(0, 0.85, 0.1).unwrap_err().to_string();
+    assert!(error.contains("the test split is empty"), "{error}");
+}

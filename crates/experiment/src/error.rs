@@ -45,6 +45,9 @@ pub enum ExperimentError {
     /// The experiment's settings are unusable.
     #[error("invalid experiment settings: {0}")]
     Config(String),
+    /// A step of the run failed (testing a model, say), not because of what the user gave.
+    #[error("{0}")]
+    Failed(String),
     /// A plot could not be drawn.
     #[error("plot {}: {message}", path.display())]
     Plot {
@@ -74,7 +77,7 @@ impl ExperimentError {
             | ExperimentError::Config(_) => true,
             ExperimentError::Profile(e) => e.is_input(),
             ExperimentError::Data(e) => e.is_input(),
-            ExperimentError::Plot { .. } => false,
+            ExperimentError::Plot { .. } | ExperimentError::Failed(_) => false,
         }
     }
 }

@@ -82,6 +82,11 @@ impl<'a> TrialContext<'a> {
         decision
     }
 
+    /// The intermediate metrics reported so far.
+    pub fn intermediate(&self) -> Vec<f64> {
+        self.intermediate.borrow().clone()
+    }
+
     pub(crate) fn finish(self) -> (Vec<f64>, bool) {
         (self.intermediate.into_inner(), self.stopped.into_inner())
     }

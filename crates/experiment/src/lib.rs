@@ -34,6 +34,7 @@ mod benchmark;
 mod curves;
 mod error;
 mod evaluator;
+mod executor;
 mod experiment;
 mod in_memory;
 mod plot;
@@ -50,6 +51,10 @@ pub use benchmark::BenchmarkEvaluator;
 pub use curves::{Curve, Front, plot_curves, plot_fronts};
 pub use error::{ExperimentError, io_is_input};
 pub use evaluator::{EvaluationError, Evaluator, TrialContext};
+pub use executor::{
+    ExecutorConfig, ProcessConfig, ProcessEvaluator, TRIALS_DIR, TrialFiles, TrialOutcome,
+    TrialSpec,
+};
 pub(crate) use experiment::STATE_FILE;
 pub use experiment::{BEST_FILE, Experiment, ExperimentConfig, Progress, StopReason, Summary};
 pub use plot::{PLOT_SIZE, plot_tradeoff};

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use crate::experiment::write_atomic;
 use crate::{
-    Evaluator, Experiment, ExperimentConfig, ExperimentError, LOG_FILE, STATE_FILE, TrainingConfig,
+    Evaluator, ExecutorConfig, Experiment, ExperimentConfig, ExperimentError, LOG_FILE, STATE_FILE,
+    TrainingConfig,
 };
 
 /// A search's settings inside its directory: `--resume` must find the same.
@@ -122,6 +123,10 @@ pub struct SearchConfig {
     pub time_limit_s: Option<f64>,
     /// Seed of the trial seeds (the strategy's own seed is in its settings).
     pub seed: u64,
+    /// Where trials run: threads of this process, or a child process each. A resumed search
+    /// may change it.
+    #[serde(default, skip_serializing_if = "ExecutorConfig::is_threads")]
+    pub executor: ExecutorConfig,
     /// Trained trials whose weights are kept (`DIR/weights/ID.bpk`), the best by the objective;
     /// with at least one, the best trial is tested on the test split at the end. A resumed
     /// search may change it.
@@ -132,7 +137,13 @@ pub struct SearchConfig {
 }
 
 /// Settings a resumed search may change: how long it goes on and how fast, not what it does.
-const RESUMABLE: [&str; 4] = ["trials", "concurrency", "time_limit_s", "keep_weights"];
+const RESUMABLE: [&str; 5] = [
+    "trials",
+    "concurrency",
+    "time_limit_s",
+    "keep_weights",
+    "executor",
+];
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
@@ -162,6 +173,7 @@ impl SearchConfig {
             concurrency: 1,
             time_limit_s: None,
             seed: 0,
+            executor: ExecutorConfig::Threads,
             keep_weights: 0,
             objective: Objective::maximize(metric::ACCURACY),
         }
@@ -188,6 +200,9 @@ impl SearchConfig {
         if let EvaluatorConfig::Training(training) = &self.evaluator {
             training.validate()?;
         }
+        if let ExecutorConfig::Processes(processes) = &self.executor {
+            processes.validate()?;
+        }
         let benchmarked = matches!(self.evaluator, EvaluatorConfig::Benchmark { .. })
             || matches!(self.latency, Some(LatencySource::Benchmark(_)));
         if benchmarked && self.space != "nasbench201" {
@@ -202,6 +217,18 @@ impl SearchConfig {
                 .map_err(|e| ExperimentError::Config(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// The settings of the search in `dir` (its `search.json`).
+    pub fn load(dir: &Path) -> Result<SearchConfig, ExperimentError> {
+        let path = dir.join(SEARCH_SETTINGS);
+        let text = std::fs::read_to_string(&path).map_err(ExperimentError::io(&path))?;
+        serde_json::from_str(&text).map_err(|e| {
+            ExperimentError::Resume(format!(
+                "{} is not a search's settings: {e}",
+                path.display()
+            ))
+        })
     }
 
     /// The space searched, at its input and class count.
@@ -299,8 +326,8 @@ impl SearchConfig {
             if !changed.is_empty() {
                 return Err(ExperimentError::Resume(format!(
                     "{} was searched with other settings: {}; resume with the same settings \
-                     (only trials, concurrency, time_limit_s and keep_weights may change) or \
-                     choose another directory",
+                     (only trials, concurrency, time_limit_s, keep_weights and executor may \
+                     change) or choose another directory",
                     dir.display(),
                     changed.join("; ")
                 )));

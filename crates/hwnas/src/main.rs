@@ -71,6 +71,10 @@ enum Command {
     },
     /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
     Search(search::SearchArgs),
+    /// One trial of a search, as its process executor runs it (reads DIR/search.json and
+    /// DIR/trials/ID.spec.json, writes DIR/trials/ID.json).
+    #[command(hide = true)]
+    Trial(search::TrialArgs),
     /// Train one architecture from scratch to the end (the final training of a search's choice),
     /// resumable from any epoch, and test it.
     Train(train::TrainArgs),
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search::search(&args),
         Command::Oneshot(args) => oneshot::oneshot(&args),
         Command::Train(args) => train::train(&args),
+        Command::Trial(args) => search::trial(&args),
         Command::Report(args) => report::report(&args),
         Command::Export(ExportCommand {
             format: Some(ExportFormat::Onnx(args)),

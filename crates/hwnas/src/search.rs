@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use hwnas_benchmark::Dataset;
 use hwnas_experiment::train::TrainingConfig;
-use hwnas_experiment::{EvaluatorConfig, LatencySource, SearchConfig, Stop, StopReason};
+use hwnas_experiment::{
+    EvaluatorConfig, ExecutorConfig, LatencySource, ProcessConfig, SearchConfig, Stop, StopReason,
+};
 use hwnas_space::{Metrics, metric};
 use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
 
@@ -14,6 +16,12 @@ use crate::args::{DataArgs, DeviceArgs};
 use crate::exit::{Interrupted, bail_input};
 use crate::interrupt::{self, OnSignal};
 use crate::output::{bar, print_report, show_progress};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExecutorName {
+    Threads,
+    Processes,
+}
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum StrategyName {
@@ -31,9 +39,10 @@ pub struct SearchArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Keep the weights of this many best trials (`DIR/weights/ID.bpk`); with one or more, the
-    /// best trial is tested on the test split at the end.
-    #[arg(long, default_value_t = 1)]
-    keep_weights: usize,
+    /// best trial is tested on the test split at the end. Default: 1, or on `--resume` what the
+    /// search kept.
+    #[arg(long)]
+    keep_weights: Option<usize>,
     /// Search strategy.
     #[arg(long, value_enum, default_value = "evolution")]
     strategy: StrategyName,
@@ -73,6 +82,18 @@ pub struct SearchArgs {
     /// Trials trained at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// Where trials run: threads of this process, or a child process each (`hwnas trial DIR
+    /// ID`, its output in `DIR/trials/ID.log`), which a crash, a signal or `--trial-timeout`
+    /// fails alone.
+    #[arg(long, value_enum, default_value = "threads")]
+    executor: ExecutorName,
+    /// Processes: kill a trial (and what it started) after this many seconds; it fails with
+    /// reason `timeout`.
+    #[arg(long)]
+    trial_timeout: Option<f64>,
+    /// Processes: GPU indices, one per running child (`CUDA_VISIBLE_DEVICES`), e.g. `0,1`.
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
     /// Stop starting trials after this many seconds.
     #[arg(long)]
     time_limit_s: Option<f64>,
@@ -159,9 +180,24 @@ impl SearchArgs {
                 ..TrainingConfig::default()
             }),
         };
+        let kept_before = self
+            .resume
+            .then(|| SearchConfig::load(&self.out).ok())
+            .flatten()
+            .map(|saved| saved.keep_weights);
         config.keep_weights = match self.benchmark {
             Some(_) => 0,
-            None => self.keep_weights,
+            None => self.keep_weights.or(kept_before).unwrap_or(1),
+        };
+        config.executor = match self.executor {
+            ExecutorName::Threads if self.trial_timeout.is_some() || !self.devices.is_empty() => {
+                bail_input!("--trial-timeout and --devices apply to --executor processes")
+            }
+            ExecutorName::Threads => ExecutorConfig::Threads,
+            ExecutorName::Processes => ExecutorConfig::Processes(ProcessConfig {
+                timeout_s: self.trial_timeout,
+                devices: self.devices.clone(),
+            }),
         };
         config.device = Some(self.device.device);
         config.median_stop = self.median_stop;
@@ -230,6 +266,24 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     print_report(&args.out, 5)?;
     if summary.stop == StopReason::Interrupted {
         return Err(Interrupted(interrupt::resume_command()).into());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TrialArgs {
+    /// The search's directory.
+    dir: PathBuf,
+    /// The trial's id (its spec in `DIR/trials/ID.spec.json`).
+    id: u64,
+}
+
+/// `hwnas trial DIR ID`: one trial of a search, run by its process executor.
+pub fn trial(args: &TrialArgs) -> anyhow::Result<()> {
+    let outcome = SearchConfig::run_trial(&args.dir, args.id)?;
+    match &outcome.error {
+        None => println!("trial {} done: {:?}", args.id, outcome.metrics),
+        Some(error) => println!("trial {} failed: {error}", args.id),
     }
     Ok(())
 }

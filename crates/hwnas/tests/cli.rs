@@ -205,7 +205,7 @@ fn cli_bad_input_exits_2_with_one_clear_message() {
                 "/nonexistent",
             ],
             "",
-            "cannot read /nonexistent/supernet.bpk",
+            "/nonexistent/oneshot.json",
         ),
         (
             &[
@@ -1264,6 +1264,15 @@ fn cli_oneshot_trains_resumes_and_searches_a_trained_supernet() {
     let (code, _, stderr) = oneshot(&as_str(&from));
     assert_eq!(code, 0, "{stderr}");
     assert!(!dir.path().join("again/supernet.jsonl").exists());
+    // Another split would rank subnets on images the supernet trained on: refused.
+    let mut other_split = spos_args(dir.path().join("other").to_str().unwrap(), "200000");
+    other_split.extend(["--from", &spos, "--split-seed", "1"].map(String::from));
+    let (code, _, stderr) = oneshot(&as_str(&other_split));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("trained on other data") && stderr.contains("data.split_seed: 0 -> 1"),
+        "{stderr}"
+    );
     for (out, limit) in [("spos", 300_000.0), ("again", 200_000.0)] {
         let trained = trained(&dir.path().join(out));
         assert_eq!(trained.len(), 4, "{out}");
@@ -2500,4 +2509,157 @@ fn cli_data_writes_generated_sets_and_shows_what_a_set_holds() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// The `hwnas trial` processes whose command line names `dir`.
+fn trial_processes(dir: &std::path::Path) -> Vec<u32> {
+    let dir = dir.to_str().unwrap().as_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            (words.contains(&b"trial".as_slice()) && words.contains(&dir)).then_some(pid)
+        })
+        .collect()
+}
+
+/// The first trial whose process started in `dir`: its id and pid.
+fn first_child(dir: &std::path::Path) -> (u64, u32) {
+    let start = std::time::Instant::now();
+    loop {
+        let found = std::fs::read_dir(dir.join("trials"))
+            .ok()
+            .and_then(|entries| {
+                entries.filter_map(Result::ok).find_map(|entry| {
+                    let name = entry.file_name().to_str()?.to_string();
+                    let id = name.strip_suffix(".pid")?.parse().ok()?;
+                    let pid = std::fs::read_to_string(entry.path())
+                        .ok()?
+                        .trim()
+                        .parse()
+                        .ok()?;
+                    Some((id, pid))
+                })
+            });
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(start.elapsed().as_secs() < 120, "no trial started");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn cli_search_in_processes_fails_a_killed_trial_and_a_timed_out_one_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let killed = dir.path().join("killed");
+    let args = search_args(&killed, "3", "5", &["--executor", "processes"]);
+    let search = spawn_search(&as_str(&args));
+    let (id, pid) = first_child(&killed);
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = search.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let records = read_log(&killed);
+    let failed: Vec<_> = records.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{records:?}");
+    assert_eq!(failed[0]["id"], id);
+    assert_eq!(failed[0]["error"], "killed by SIGKILL");
+    // The search went on: three trials evaluated, the other two trained in their own processes.
+    assert_eq!(trained(&killed).len(), 2, "{records:?}");
+    for record in trained(&killed) {
+        let id = record["id"].as_u64().unwrap();
+        let log = std::fs::read_to_string(killed.join(format!("trials/{id}.log"))).unwrap();
+        assert!(log.starts_with(&format!("trial {id} done")), "{log}");
+    }
+    let (code, _, stderr) = run(&["report", killed.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{stderr}");
+
+    // Every trial outlives a timeout shorter than its training: each fails alone, and nothing it
+    // started is left running.
+    let timed_out = dir.path().join("timed-out");
+    let args = search_args(
+        &timed_out,
+        "2",
+        "5",
+        &[
+            "--executor",
+            "processes",
+            "--trial-timeout",
+            "0.2",
+            "--epochs",
+            "20",
+        ],
+    );
+    let (code, stdout, stderr) = run(&as_str(&args), "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("2 trials (2 failed)"), "{stdout}");
+    let records = read_log(&timed_out);
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["status"] != "invalid")
+            .all(|r| r["status"] == "failed" && r["error"] == "timeout"),
+        "{records:?}"
+    );
+    assert!(trial_processes(&timed_out).is_empty());
+    // Threads take no timeout.
+    let (code, _, stderr) = run(
+        &as_str(&search_args(
+            &timed_out,
+            "2",
+            "5",
+            &["--trial-timeout", "1"],
+        )),
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn cli_search_in_processes_killed_collects_a_trial_that_finished_while_it_was_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("search");
+    let args = search_args(
+        &out,
+        "2",
+        "5",
+        &["--executor", "processes", "--epochs", "3"],
+    );
+    let mut search = spawn_search(&as_str(&args));
+    let (id, pid) = first_child(&out);
+    signal(&search, "-KILL");
+    search.wait().unwrap();
+    // The trial goes on alone and reports to the directory.
+    let start = std::time::Instant::now();
+    while !out.join(format!("trials/{id}.json")).exists() {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the orphaned trial never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+    let (code, _, stderr) = run(&as_str(&resume), "");
+    assert_eq!(code, 0, "{stderr}");
+    let records = read_log(&out);
+    let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.iter().filter(|&&i| i == id).count(), 1, "{ids:?}");
+    assert_eq!(trained(&out).len(), 2, "{records:?}");
+    // Collected, not run again: the pid on record is still the orphan's.
+    let recorded: u32 = std::fs::read_to_string(out.join(format!("trials/{id}.pid")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(recorded, pid);
 }

@@ -9,8 +9,9 @@ use hwnas_strategy::{Objective, Status};
 use super::retrain::load_network;
 use super::{TrainingData, TrainingEvaluator};
 use crate::{
-    BenchmarkEvaluator, EvaluatorConfig, ExperimentError, LOG_FILE, LatencySource, Progress,
-    SearchConfig, Stop, Summary, TrialRecord, read_log,
+    BenchmarkEvaluator, Evaluator, EvaluatorConfig, ExecutorConfig, ExperimentError, LOG_FILE,
+    LatencySource, ProcessEvaluator, Progress, SearchConfig, Stop, Summary, TrialContext,
+    TrialFiles, TrialOutcome, TrialRecord, read_log,
 };
 
 impl SearchConfig {
@@ -64,24 +65,29 @@ impl SearchConfig {
         stop: &Stop,
         on_progress: impl FnMut(&Progress, &TrialRecord) + Send + 'static,
     ) -> Result<Summary, ExperimentError> {
-        let data = match &self.evaluator {
-            EvaluatorConfig::Training(training) => {
-                let input = match self.model_space()?.input() {
-                    Shape::Image {
-                        channels,
-                        height,
-                        width,
-                    } => Some([channels, height, width]),
-                    Shape::Flat(_) => None,
-                };
-                Some(TrainingData::load(&training.data, input)?)
-            }
-            _ => None,
-        };
+        let data = self.load_data()?;
         self.run_with_data(data.as_ref(), dir, resume, stop, on_progress)
     }
 
-    /// [`run`](Self::run) on data already read (by the training settings' data).
+    /// The data its training settings name, at the space's input (`None` for an evaluator that
+    /// does not train).
+    pub fn load_data(&self) -> Result<Option<TrainingData>, ExperimentError> {
+        let EvaluatorConfig::Training(training) = &self.evaluator else {
+            return Ok(None);
+        };
+        let input = match self.model_space()?.input() {
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => Some([channels, height, width]),
+            Shape::Flat(_) => None,
+        };
+        Ok(Some(TrainingData::load(&training.data, input)?))
+    }
+
+    /// [`run`](Self::run) on data already read (by the training settings' data). With the
+    /// process executor each trial runs as `hwnas trial DIR ID`, the program running now.
     pub fn run_with_data(
         &self,
         data: Option<&TrainingData>,
@@ -94,37 +100,69 @@ impl SearchConfig {
         let space = self.model_space()?;
         let device = self.device.unwrap_or_default().device()?;
         let costs = self.costs(&space, &device)?;
-        let evaluator = match (&self.evaluator, data) {
+        let local = self.local_evaluator(data, dir, &space, &device)?;
+        let processes = match &self.executor {
+            ExecutorConfig::Threads => None,
+            ExecutorConfig::Processes(config) => {
+                let program =
+                    std::env::current_exe().map_err(ExperimentError::io("the program"))?;
+                Some(ProcessEvaluator::new(program, dir, config))
+            }
+        };
+        let evaluator: &dyn Evaluator = match &processes {
+            Some(processes) => processes,
+            None => local.evaluator(),
+        };
+        let Local::Training(training) = &local else {
+            return self
+                .experiment(dir, &space, costs, evaluator, resume)?
+                .with_stop(stop.clone())
+                .on_progress(on_progress)
+                .run();
+        };
+        // After the settings are checked, so that a refused resume removes nothing.
+        let experiment = self.experiment(dir, &space, costs, evaluator, resume)?;
+        let (records, _) = read_log(&dir.join(LOG_FILE))?;
+        let mut kept = KeptWeights::new(dir.join(WEIGHTS_DIR), self.keep_weights, &self.objective);
+        for record in records.iter().filter(|_| resume) {
+            kept.observe(record)?;
+        }
+        let summary = experiment
+            .with_stop(stop.clone())
+            .on_progress(move |progress, record| {
+                // A weights file that cannot be removed costs disk, not results.
+                let _ = kept.observe(record);
+                on_progress(progress, record)
+            })
+            .run()?;
+        self.test_best(summary, dir, training)
+    }
+
+    /// The evaluator of this process: training on `data`, or answering from a benchmark.
+    fn local_evaluator(
+        &self,
+        data: Option<&TrainingData>,
+        dir: &Path,
+        space: &ModelSpace,
+        device: &Device,
+    ) -> Result<Local, ExperimentError> {
+        Ok(match (&self.evaluator, data) {
             (EvaluatorConfig::Training(training), Some(data)) => {
                 let evaluator =
                     TrainingEvaluator::new(space.clone(), data, training.clone(), device.clone())?;
-                let weights = dir.join(WEIGHTS_DIR);
-                let evaluator = match self.keep_weights {
+                Local::Training(Box::new(match self.keep_weights {
                     0 => evaluator,
-                    _ => evaluator.keep_weights_in(&weights),
-                };
-                let (records, _) = read_log(&dir.join(LOG_FILE))?;
-                let mut kept = KeptWeights::new(weights, self.keep_weights, &self.objective);
-                for record in records.iter().filter(|_| resume) {
-                    kept.observe(record)?;
-                }
-                let experiment = self.experiment(dir, &space, costs, &evaluator, resume)?;
-                let summary = experiment
-                    .with_stop(stop.clone())
-                    .on_progress(move |progress, record| {
-                        // A weights file that cannot be removed costs disk, not results.
-                        let _ = kept.observe(record);
-                        on_progress(progress, record)
-                    })
-                    .run()?;
-                return self.test_best(summary, dir, &evaluator);
+                    _ => evaluator.keep_weights_in(dir.join(WEIGHTS_DIR)),
+                }))
             }
             (EvaluatorConfig::Training(_), None) => {
                 return Err(ExperimentError::Config(
                     "a search that trains needs its data".into(),
                 ));
             }
-            (EvaluatorConfig::Benchmark { dataset }, _) => BenchmarkEvaluator::new(*dataset),
+            (EvaluatorConfig::Benchmark { dataset }, _) => {
+                Local::Benchmark(BenchmarkEvaluator::new(*dataset))
+            }
             (EvaluatorConfig::Supernet, _) => {
                 return Err(ExperimentError::Config(
                     "subnets with inherited weights are searched by a one-shot run \
@@ -132,11 +170,38 @@ impl SearchConfig {
                         .into(),
                 ));
             }
+        })
+    }
+
+    /// Runs trial `id` of the search in `dir` in this process, as the process executor's child
+    /// does: the settings from `DIR/search.json`, the trial from `DIR/trials/ID.spec.json`, the
+    /// outcome (metrics, or why it failed) written to `DIR/trials/ID.json`. An error is returned
+    /// only when the trial cannot be set up or its outcome cannot be written.
+    pub fn run_trial(dir: &Path, id: u64) -> Result<TrialOutcome, ExperimentError> {
+        let config = SearchConfig::load(dir)?;
+        let files = TrialFiles::new(dir);
+        let spec = files.read_spec(id)?;
+        let space = config.model_space()?;
+        let device = config.device.unwrap_or_default().device()?;
+        let data = config.load_data()?;
+        let local = config.local_evaluator(data.as_ref(), dir, &space, &device)?;
+        let context = TrialContext::standalone(id, spec.seed);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            local.evaluator().evaluate(&spec.sample, &context)
+        }));
+        let (metrics, error) = match result {
+            Ok(Ok(metrics)) => (Some(metrics), None),
+            Ok(Err(e)) => (None, Some(e.to_string())),
+            Err(_) => (None, Some("the evaluator panicked".to_string())),
         };
-        self.experiment(dir, &space, costs, &evaluator, resume)?
-            .with_stop(stop.clone())
-            .on_progress(on_progress)
-            .run()
+        let outcome = TrialOutcome {
+            id,
+            metrics,
+            error,
+            intermediate: context.intermediate(),
+        };
+        files.write_outcome(&outcome)?;
+        Ok(outcome)
     }
 
     /// The best trial's kept weights on the test split, as `test_accuracy` in the summary's best
@@ -159,7 +224,7 @@ impl SearchConfig {
         let network = load_network(&architecture, &path, &device)?;
         let accuracy = evaluator
             .test_accuracy(&network)
-            .map_err(|e| ExperimentError::Config(format!("testing trial {}: {e}", best.id)))?;
+            .map_err(|e| ExperimentError::Failed(format!("testing trial {}: {e}", best.id)))?;
         best.metrics.insert(metric::TEST_ACCURACY.into(), accuracy);
         let test = serde_json::json!({
             "id": best.id,
@@ -169,6 +234,21 @@ impl SearchConfig {
         let text = serde_json::to_string_pretty(&test).expect("serializes") + "\n";
         crate::experiment::write_atomic(&dir.join(TEST_FILE), text.as_bytes())?;
         Ok(summary)
+    }
+}
+
+/// The evaluator of the search's own process.
+enum Local {
+    Training(Box<TrainingEvaluator>),
+    Benchmark(BenchmarkEvaluator),
+}
+
+impl Local {
+    fn evaluator(&self) -> &dyn Evaluator {
+        match self {
+            Local::Training(evaluator) => &**evaluator,
+            Local::Benchmark(evaluator) => evaluator,
+        }
     }
 }
 
@@ -210,9 +290,8 @@ impl KeptWeights {
         let mut dropped = Some(record.id);
         if let Some(key) = key {
             self.best.push((key, record.id));
-            // Best first; among equals the earlier trial.
-            self.best
-                .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            // Best first; among equals the one that arrived first, as the experiment's best.
+            self.best.sort_by(|a, b| b.0.total_cmp(&a.0));
             dropped = (self.best.len() > self.keep).then(|| self.best.pop().expect("non-empty").1);
         }
         if let Some(id) = dropped {

@@ -267,6 +267,7 @@ impl<'a> OneShotRun<'a> {
                     )
                     .into());
                 }
+                check_trained_on(trained, &config)?;
                 trainer.load_weights(&trained.join(SUPERNET_WEIGHTS))?;
                 0
             }
@@ -606,6 +607,33 @@ impl<'a> OneShotRun<'a> {
         self.costs.complete(sample, &mut metrics)?;
         Ok(metrics)
     }
+}
+
+/// Refuses a supernet trained on other data or another split: its search would rank subnets on
+/// images it trained on, and test them on images it chose by.
+fn check_trained_on(trained: &Path, config: &OneShotRunConfig) -> Result<(), ExperimentError> {
+    let path = trained.join(ONESHOT_SETTINGS);
+    let text = std::fs::read_to_string(&path).map_err(ExperimentError::io(&path))?;
+    let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        ExperimentError::Resume(format!("{} is not a one-shot run: {e}", path.display()))
+    })?;
+    let current = serde_json::to_value(&config.data).expect("settings serialize");
+    let mut changed = Vec::new();
+    differences(
+        saved.get("data").unwrap_or(&serde_json::Value::Null),
+        &current,
+        "data",
+        &mut changed,
+    );
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(ExperimentError::Config(format!(
+        "the supernet in {} was trained on other data or another split ({}): search it with the \
+         same data settings",
+        trained.display(),
+        changed.join("; ")
+    )))
 }
 
 /// A loader of `set` in batches of `batch` on `device`, shuffled with `seed` if given.

@@ -153,7 +153,8 @@ type EpochCallback<'a> = Box<dyn FnMut(&EpochLine) + 'a>;
 ///
 /// Each epoch reads its images in its own seeded order and augmentation, so a run stopped at any
 /// moment (killed, too) and resumed goes on from the last finished epoch, with the network and
-/// optimizer state written after it, and ends with the same weights as a run never stopped.
+/// optimizer state written after it, and on a deterministic backend (flex) ends with the same
+/// weights as a run never stopped.
 pub struct TrainRun<'a> {
     dir: PathBuf,
     config: TrainRunConfig,
@@ -245,11 +246,15 @@ impl<'a> TrainRun<'a> {
             let clock = Instant::now();
             let (stop, on_step) = (&self.stop, &mut self.on_step);
             let mut interrupted = false;
-            let mut step = |done: usize, _: usize| {
+            if stop.is_requested() {
+                return Err(TrainRunError::Interrupted);
+            }
+            let mut step = |done: usize, in_epoch: usize| {
                 if let Some(callback) = on_step.as_mut() {
                     callback(epoch * steps_per_epoch + done, total_steps);
                 }
-                interrupted = stop.is_requested();
+                // A finished epoch is kept: the stop then comes before the next one.
+                interrupted = done < in_epoch && stop.is_requested();
                 !interrupted
             };
             let stats: EpochStats;
@@ -275,12 +280,13 @@ impl<'a> TrainRun<'a> {
                 val_accuracy,
                 duration_s: clock.elapsed().as_secs_f64(),
             };
+            self.checkpoint(epoch + 1, &network, &optimizer, &line)?;
+            // After the epoch is committed; a kill before this is mended on resume (`restore`).
             if best.is_none_or(|(_, accuracy)| val_accuracy > accuracy) {
                 best = Some((epoch, val_accuracy));
                 save_record(&network, &self.dir.join(WEIGHTS_FILE))
                     .map_err(TrainRunError::training("writing the weights"))?;
             }
-            self.checkpoint(epoch + 1, &network, &optimizer, &line)?;
             if let Some(callback) = &mut self.on_epoch {
                 callback(&line);
             }
@@ -365,6 +371,12 @@ impl<'a> TrainRun<'a> {
         let optimizer = optimizer
             .load(dir.join("optimizer.bpk"))
             .map_err(|e| unreadable("optimizer state", &e))?;
+        // The last epoch was the best: the kept weights may not have been written before the
+        // stop, and these are they.
+        if best_epoch(&epochs).is_some_and(|(epoch, _)| epoch + 1 == done) {
+            save_record(&network, &self.dir.join(WEIGHTS_FILE))
+                .map_err(|e| ExperimentError::Failed(format!("writing the weights: {e}")))?;
+        }
         Ok((epochs, network, optimizer))
     }
 
