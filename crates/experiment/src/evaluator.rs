@@ -39,6 +39,7 @@ pub struct TrialContext<'a> {
     report: &'a (dyn Fn(u64, usize, f64) -> Decision + Sync),
     intermediate: RefCell<Vec<f64>>,
     stopped: RefCell<bool>,
+    slurm_job: RefCell<Option<String>>,
 }
 
 impl<'a> TrialContext<'a> {
@@ -53,6 +54,7 @@ impl<'a> TrialContext<'a> {
             report,
             intermediate: RefCell::default(),
             stopped: RefCell::default(),
+            slurm_job: RefCell::default(),
         }
     }
 
@@ -87,7 +89,16 @@ impl<'a> TrialContext<'a> {
         self.intermediate.borrow().clone()
     }
 
-    pub(crate) fn finish(self) -> (Vec<f64>, bool) {
-        (self.intermediate.into_inner(), self.stopped.into_inner())
+    /// Records the Slurm job that runs the trial (in its record's `slurm_job_id`).
+    pub fn set_slurm_job(&self, id: &str) {
+        *self.slurm_job.borrow_mut() = Some(id.to_string());
+    }
+
+    pub(crate) fn finish(self) -> (Vec<f64>, bool, Option<String>) {
+        (
+            self.intermediate.into_inner(),
+            self.stopped.into_inner(),
+            self.slurm_job.into_inner(),
+        )
     }
 }

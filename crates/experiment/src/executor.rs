@@ -26,6 +26,9 @@ pub enum ExecutorConfig {
     Threads,
     /// A child process per trial (`hwnas trial DIR ID`), `concurrency` at once.
     Processes(ProcessConfig),
+    /// A Slurm job per trial running `hwnas trial DIR ID`, at most `concurrency` queued or
+    /// running.
+    Slurm(crate::SlurmConfig),
 }
 
 impl ExecutorConfig {
@@ -115,6 +118,11 @@ impl TrialFiles {
     /// `ID.pid`: the process running it (process executor).
     pub fn pid(&self, id: u64) -> PathBuf {
         self.dir.join(format!("{id}.pid"))
+    }
+
+    /// `ID.job`: the Slurm job running it (Slurm executor).
+    pub fn job(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id}.job"))
     }
 
     /// `ID.log`: its standard output and error.
@@ -285,16 +293,38 @@ impl Evaluator for ProcessEvaluator {
                 })?
             }
         };
-        for (step, value) in outcome.intermediate.iter().enumerate() {
-            context.report(step, *value);
-        }
-        match (outcome.metrics, outcome.error) {
-            (Some(metrics), None) => Ok(metrics),
-            (_, Some(error)) => Err(error.into()),
-            (None, None) => Err("the trial reported neither metrics nor an error".into()),
-        }
+        outcome_metrics(outcome, context)
     }
 }
+
+/// The metrics of a trial's outcome (its intermediate metrics reported to `context` first), or
+/// its error.
+pub(crate) fn outcome_metrics(
+    outcome: TrialOutcome,
+    context: &TrialContext<'_>,
+) -> Result<Metrics, EvaluationError> {
+    for (step, value) in outcome.intermediate.iter().enumerate() {
+        context.report(step, *value);
+    }
+    match (outcome.metrics, outcome.error) {
+        (Some(metrics), None) => Ok(metrics),
+        (_, Some(error)) => Err(error.into()),
+        (None, None) => Err("the trial reported neither metrics nor an error".into()),
+    }
+}
+
+/// An evaluator's error that stops the search instead of failing the trial (the cluster cannot
+/// take jobs): the trial stays pending and runs on resume.
+#[derive(Debug)]
+pub struct AbortSearch(pub String);
+
+impl std::fmt::Display for AbortSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AbortSearch {}
 
 /// Why a child that ended did not succeed: its exit code, or the signal that killed it.
 fn exit_reason(status: std::process::ExitStatus) -> Result<(), String> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evaluator::{Evaluator, TrialContext};
 use crate::record::{TrialRecord, read_log};
-use crate::{ExperimentError, LOG_FILE, Stop};
+use crate::{AbortSearch, ExperimentError, LOG_FILE, Stop};
 
 /// The strategy snapshot, rewritten after every step.
 pub(crate) const STATE_FILE: &str = "state.json";
@@ -346,7 +346,13 @@ impl<'a> Runner<'a> {
             };
             let record = self.evaluate(shared, id, sample, costs);
             let mut guard = lock(shared);
-            self.finish(&mut guard, record);
+            match record {
+                Ok(record) => self.finish(&mut guard, record),
+                // The trial stays pending: a resumed run runs it again.
+                Err(e) => {
+                    guard.error.get_or_insert(e);
+                }
+            }
         }
     }
 
@@ -420,6 +426,7 @@ impl<'a> Runner<'a> {
                         seed: self.trial_seed(id),
                         started_at: unix_now(),
                         duration_s: 0.0,
+                        slurm_job_id: None,
                     };
                     if let Err(e) = self.write(shared, &record).and_then(|_| self.save(shared)) {
                         shared.error = Some(e);
@@ -434,14 +441,15 @@ impl<'a> Runner<'a> {
         self.config.seed ^ id.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
-    /// Evaluates one trial outside the lock; every way it can go wrong ends in the record.
+    /// Evaluates one trial outside the lock; every way it can go wrong ends in the record, but
+    /// an evaluator's [`AbortSearch`], which stops the run.
     fn evaluate(
         &self,
         shared: &Mutex<Shared<'a>>,
         id: u64,
         sample: Sample,
         mut metrics: Metrics,
-    ) -> TrialRecord {
+    ) -> Result<TrialRecord, ExperimentError> {
         let seed = self.trial_seed(id);
         let started_at = unix_now();
         let clock = Instant::now();
@@ -456,12 +464,15 @@ impl<'a> Runner<'a> {
                     self.evaluator.evaluate(&sample, &context)
                 })) {
                     Ok(Ok(evaluated)) => Ok(evaluated),
+                    Ok(Err(e)) if e.is::<AbortSearch>() => {
+                        return Err(ExperimentError::Failed(e.to_string()));
+                    }
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(panic) => Err(format!("the evaluator panicked: {}", panic_message(&panic))),
                 }
             }
         };
-        let (intermediate, stopped_early) = context.finish();
+        let (intermediate, stopped_early, slurm_job_id) = context.finish();
         let objective = &self.config.objective.metric;
         let (status, error) = match outcome {
             Ok(evaluated) => match evaluated.get(objective) {
@@ -477,7 +488,7 @@ impl<'a> Runner<'a> {
             },
             Err(message) => (Status::Failed, Some(message)),
         };
-        TrialRecord {
+        Ok(TrialRecord {
             id,
             sample,
             status,
@@ -489,7 +500,8 @@ impl<'a> Runner<'a> {
             seed,
             started_at,
             duration_s: clock.elapsed().as_secs_f64(),
-        }
+            slurm_job_id,
+        })
     }
 
     fn finish(&self, shared: &mut Shared<'a>, record: TrialRecord) {

@@ -41,6 +41,7 @@ mod plot;
 mod record;
 mod report;
 mod search;
+mod slurm;
 mod stats;
 mod stop;
 #[cfg(feature = "burn")]
@@ -52,8 +53,8 @@ pub use curves::{Curve, Front, plot_curves, plot_fronts};
 pub use error::{ExperimentError, io_is_input};
 pub use evaluator::{EvaluationError, Evaluator, TrialContext};
 pub use executor::{
-    ExecutorConfig, ProcessConfig, ProcessEvaluator, TRIALS_DIR, TrialFiles, TrialOutcome,
-    TrialSpec,
+    AbortSearch, ExecutorConfig, ProcessConfig, ProcessEvaluator, TRIALS_DIR, TrialFiles,
+    TrialOutcome, TrialSpec,
 };
 pub(crate) use experiment::STATE_FILE;
 pub use experiment::{BEST_FILE, Experiment, ExperimentConfig, Progress, StopReason, Summary};
@@ -61,6 +62,7 @@ pub use plot::{PLOT_SIZE, plot_tradeoff};
 pub use record::{TrialRecord, read_log};
 pub use report::Report;
 pub use search::{EvaluatorConfig, LatencySource, SEARCH_SETTINGS, SearchConfig};
+pub use slurm::{SlurmConfig, SlurmEvaluator};
 pub use stats::{Welch, mean_std, welch_t_test};
 pub use stop::Stop;
 pub use training::{DataConfig, OptimizerKind, Schedule, TrainingConfig};

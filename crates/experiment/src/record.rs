@@ -38,6 +38,9 @@ pub struct TrialRecord {
     pub started_at: f64,
     /// Wall time of the evaluation, seconds.
     pub duration_s: f64,
+    /// The Slurm job that ran the trial (Slurm executor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
 }
 
 /// Reads a trial log. A last line cut short by a crash is dropped (its byte offset is returned so

@@ -200,8 +200,10 @@ impl SearchConfig {
         if let EvaluatorConfig::Training(training) = &self.evaluator {
             training.validate()?;
         }
-        if let ExecutorConfig::Processes(processes) = &self.executor {
-            processes.validate()?;
+        match &self.executor {
+            ExecutorConfig::Processes(processes) => processes.validate()?,
+            ExecutorConfig::Slurm(slurm) => slurm.validate()?,
+            ExecutorConfig::Threads => {}
         }
         let benchmarked = matches!(self.evaluator, EvaluatorConfig::Benchmark { .. })
             || matches!(self.latency, Some(LatencySource::Benchmark(_)));

@@ -7,7 +7,8 @@ use clap::{Args, ValueEnum};
 use hwnas_benchmark::Dataset;
 use hwnas_experiment::train::TrainingConfig;
 use hwnas_experiment::{
-    EvaluatorConfig, ExecutorConfig, LatencySource, ProcessConfig, SearchConfig, Stop, StopReason,
+    EvaluatorConfig, ExecutorConfig, LatencySource, ProcessConfig, SearchConfig, SlurmConfig, Stop,
+    StopReason,
 };
 use hwnas_space::{Metrics, metric};
 use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
@@ -21,6 +22,7 @@ use crate::output::{bar, print_report, show_progress};
 pub enum ExecutorName {
     Threads,
     Processes,
+    Slurm,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,6 +96,13 @@ pub struct SearchArgs {
     /// Processes: GPU indices, one per running child (`CUDA_VISIBLE_DEVICES`), e.g. `0,1`.
     #[arg(long, value_delimiter = ',')]
     devices: Vec<String>,
+    /// Slurm: arguments every job's `sbatch` gets, as one string (`"--partition gpu
+    /// --gres=gpu:1 --time 1:00:00"`); `--out` must be on a file system the nodes share.
+    #[arg(long, allow_hyphen_values = true)]
+    slurm_args: Option<String>,
+    /// Slurm: seconds between two polls of the queue.
+    #[arg(long, default_value_t = 1.0)]
+    slurm_poll_s: f64,
     /// Stop starting trials after this many seconds.
     #[arg(long)]
     time_limit_s: Option<f64>,
@@ -189,8 +198,13 @@ impl SearchArgs {
             Some(_) => 0,
             None => self.keep_weights.or(kept_before).unwrap_or(1),
         };
+        let processes_only = self.trial_timeout.is_some() || !self.devices.is_empty();
+        let slurm_only = self.slurm_args.is_some();
         config.executor = match self.executor {
-            ExecutorName::Threads if self.trial_timeout.is_some() || !self.devices.is_empty() => {
+            ExecutorName::Processes | ExecutorName::Threads if slurm_only => {
+                bail_input!("--slurm-args applies to --executor slurm")
+            }
+            ExecutorName::Threads | ExecutorName::Slurm if processes_only => {
                 bail_input!("--trial-timeout and --devices apply to --executor processes")
             }
             ExecutorName::Threads => ExecutorConfig::Threads,
@@ -198,6 +212,16 @@ impl SearchArgs {
                 timeout_s: self.trial_timeout,
                 devices: self.devices.clone(),
             }),
+            ExecutorName::Slurm => {
+                let text = self.slurm_args.as_deref().unwrap_or("");
+                let Some(args) = shlex::split(text) else {
+                    bail_input!("--slurm-args {text:?} is not a well-quoted argument list")
+                };
+                ExecutorConfig::Slurm(SlurmConfig {
+                    args,
+                    poll_s: self.slurm_poll_s,
+                })
+            }
         };
         config.device = Some(self.device.device);
         config.median_stop = self.median_stop;

@@ -2663,3 +2663,200 @@ fn cli_search_in_processes_killed_collects_a_trial_that_finished_while_it_was_do
         .unwrap();
     assert_eq!(recorded, pid);
 }
+
+/// Whether a Slurm cluster answers (`.ci/slurm start DIR` starts one; `.ci/run` does, and sets
+/// `HWNAS_REQUIRE_SLURM=1` so that a cluster that cannot start fails CI instead of skipping).
+fn slurm_available(test: &str) -> bool {
+    let answers = std::env::var_os("SLURM_CONF").is_some()
+        && std::process::Command::new("sinfo")
+            .arg("-h")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !answers {
+        assert!(
+            std::env::var_os("HWNAS_REQUIRE_SLURM").is_none(),
+            "{test}: no Slurm cluster answers, and HWNAS_REQUIRE_SLURM is set"
+        );
+        eprintln!("{test}: SKIPPED, no Slurm cluster (start one with `.ci/slurm start DIR`)");
+    }
+    answers
+}
+
+/// Waits until `dir/trials/` holds `n` job files; their (trial, job) ids.
+fn wait_for_jobs(dir: &std::path::Path, n: usize) -> Vec<(u64, String)> {
+    let start = std::time::Instant::now();
+    loop {
+        let mut jobs: Vec<(u64, String)> = std::fs::read_dir(dir.join("trials"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|entry| {
+                        let name = entry.file_name().to_str()?.to_string();
+                        let id = name.strip_suffix(".job")?.parse().ok()?;
+                        let job = std::fs::read_to_string(entry.path()).ok()?;
+                        Some((id, job.trim().to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if jobs.len() >= n {
+            jobs.sort();
+            return jobs;
+        }
+        assert!(start.elapsed().as_secs() < 120, "no {n} jobs submitted");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn slurm_search(out: &std::path::Path, trials: &str, epochs: &str) -> Vec<String> {
+    search_args(
+        out,
+        trials,
+        "5",
+        &[
+            "--executor",
+            "slurm",
+            "--slurm-poll-s",
+            "0.2",
+            "--concurrency",
+            "2",
+            "--epochs",
+            epochs,
+        ],
+    )
+}
+
+#[test]
+fn cli_search_on_slurm_fails_a_cancelled_and_a_crashed_job_alone() {
+    if !slurm_available("cli_search_on_slurm_fails_a_cancelled_and_a_crashed_job_alone") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("search");
+    let search = spawn_search(&as_str(&slurm_search(&out, "6", "3")));
+    // The first job cancelled, the second trial's process killed as a crash would end it.
+    let jobs = wait_for_jobs(&out, 1);
+    let (cancelled, job) = jobs[0].clone();
+    assert!(
+        std::process::Command::new("scancel")
+            .arg(&job)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = std::time::Instant::now();
+    let crashed = loop {
+        let running: Vec<(u64, u32)> = trial_processes(&out)
+            .into_iter()
+            .filter_map(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let id = String::from_utf8_lossy(cmdline.split(|&b| b == 0).nth(3)?)
+                    .parse()
+                    .ok()?;
+                (id != cancelled).then_some((id, pid))
+            })
+            .collect();
+        if let Some(&(id, pid)) = running.first() {
+            assert!(
+                std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            break id;
+        }
+        assert!(start.elapsed().as_secs() < 120, "no second trial ran");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let output = search.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let records = read_log(&out);
+    let evaluated: Vec<_> = records
+        .iter()
+        .filter(|r| r["status"] != "invalid")
+        .collect();
+    assert_eq!(evaluated.len(), 6, "{records:?}");
+    let error_of = |id: u64| {
+        evaluated
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["error"].as_str().unwrap_or("").to_string())
+            .unwrap()
+    };
+    assert!(
+        error_of(cancelled).contains(&format!("slurm job {job} CANCELLED")),
+        "{records:?}"
+    );
+    assert!(error_of(crashed).contains("FAILED"), "{records:?}");
+    assert_eq!(trained(&out).len(), 4, "{records:?}");
+    // Every trial ran as its own job, on record.
+    let mut job_ids: Vec<&str> = evaluated
+        .iter()
+        .map(|r| r["slurm_job_id"].as_str().unwrap())
+        .collect();
+    job_ids.sort();
+    job_ids.dedup();
+    assert_eq!(job_ids.len(), 6);
+}
+
+#[test]
+fn cli_search_on_slurm_killed_finds_its_jobs_again_on_resume() {
+    if !slurm_available("cli_search_on_slurm_killed_finds_its_jobs_again_on_resume") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("search");
+    let args = slurm_search(&out, "4", "2");
+    let mut search = spawn_search(&as_str(&args));
+    let submitted = wait_for_jobs(&out, 2);
+    signal(&search, "-KILL");
+    search.wait().unwrap();
+    // A job ends while nobody watches; its outcome waits in the directory.
+    let start = std::time::Instant::now();
+    while !submitted
+        .iter()
+        .any(|(id, _)| out.join(format!("trials/{id}.json")).exists())
+    {
+        assert!(start.elapsed().as_secs() < 120, "no job ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+    let (code, _, stderr) = run(&as_str(&resume), "");
+    assert_eq!(code, 0, "{stderr}");
+    let records = read_log(&out);
+    let evaluated: Vec<_> = records
+        .iter()
+        .filter(|r| r["status"] != "invalid")
+        .collect();
+    assert_eq!(evaluated.len(), 4, "{records:?}");
+    assert!(evaluated.iter().all(|r| r["status"] == "ok"), "{records:?}");
+    let mut ids: Vec<u64> = evaluated
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    // The jobs submitted before the kill are the ones on record: found again, not resubmitted.
+    for (id, job) in &submitted {
+        let record = evaluated.iter().find(|r| r["id"] == *id).unwrap();
+        assert_eq!(record["slurm_job_id"], job.as_str(), "{records:?}");
+    }
+}
+
+#[test]
+fn cli_search_on_slurm_refuses_arguments_slurm_refuses() {
+    if !slurm_available("cli_search_on_slurm_refuses_arguments_slurm_refuses") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("search");
+    let mut args = slurm_search(&out, "1", "1");
+    args.extend(["--slurm-args".into(), "--partition nowhere".into()]);
+    let (code, _, stderr) = run(&as_str(&args), "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("Slurm refuses --slurm-args"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!out.join("trials.jsonl").exists());
+}

@@ -10,8 +10,8 @@ use super::retrain::load_network;
 use super::{TrainingData, TrainingEvaluator};
 use crate::{
     BenchmarkEvaluator, Evaluator, EvaluatorConfig, ExecutorConfig, ExperimentError, LOG_FILE,
-    LatencySource, ProcessEvaluator, Progress, SearchConfig, Stop, Summary, TrialContext,
-    TrialFiles, TrialOutcome, TrialRecord, read_log,
+    LatencySource, ProcessEvaluator, Progress, SearchConfig, SlurmEvaluator, Stop, Summary,
+    TrialContext, TrialFiles, TrialOutcome, TrialRecord, read_log,
 };
 
 impl SearchConfig {
@@ -101,16 +101,19 @@ impl SearchConfig {
         let device = self.device.unwrap_or_default().device()?;
         let costs = self.costs(&space, &device)?;
         let local = self.local_evaluator(data, dir, &space, &device)?;
-        let processes = match &self.executor {
+        let program = || std::env::current_exe().map_err(ExperimentError::io("the program"));
+        let remote: Option<Box<dyn Evaluator>> = match &self.executor {
             ExecutorConfig::Threads => None,
             ExecutorConfig::Processes(config) => {
-                let program =
-                    std::env::current_exe().map_err(ExperimentError::io("the program"))?;
-                Some(ProcessEvaluator::new(program, dir, config))
+                Some(Box::new(ProcessEvaluator::new(program()?, dir, config)))
+            }
+            ExecutorConfig::Slurm(config) => {
+                config.check()?;
+                Some(Box::new(SlurmEvaluator::new(program()?, dir, config)?))
             }
         };
-        let evaluator: &dyn Evaluator = match &processes {
-            Some(processes) => processes,
+        let evaluator: &dyn Evaluator = match &remote {
+            Some(remote) => &**remote,
             None => local.evaluator(),
         };
         let Local::Training(training) = &local else {
