@@ -80,6 +80,8 @@ pub struct TrialSpec {
 pub struct TrialOutcome {
     /// The trial's id.
     pub id: u64,
+    /// Its seed (an outcome of another attempt at this id is not this trial's).
+    pub seed: u64,
     /// The evaluator's metrics, when it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
@@ -152,9 +154,9 @@ impl TrialFiles {
         write_atomic(&self.outcome(outcome.id), text.as_bytes())
     }
 
-    /// The process still running trial `id`, if its pid file names one (a trial of this
-    /// experiment: its command line holds `trial`, the directory and the id).
-    pub fn running_child(&self, id: u64) -> Option<i32> {
+    /// The process still running trial `id` of the experiment in `experiment`, if its pid file
+    /// names one (its command line is `... trial DIR ID` for this directory and id).
+    pub fn running_child(&self, experiment: &Path, id: u64) -> Option<i32> {
         let pid: i32 = std::fs::read_to_string(self.pid(id))
             .ok()?
             .trim()
@@ -163,14 +165,18 @@ impl TrialFiles {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
         let id = id.to_string();
-        let ours = words.contains(&b"trial".as_slice()) && words.contains(&id.as_bytes());
+        let dir = experiment.as_os_str().as_encoded_bytes();
+        let ours = words.contains(&b"trial".as_slice())
+            && words.contains(&id.as_bytes())
+            && words.contains(&dir);
         ours.then_some(pid)
     }
 
-    /// The outcome of trial `id`, if one was written.
-    pub fn read_outcome(&self, id: u64) -> Option<TrialOutcome> {
+    /// The outcome of trial `id` with `seed`, if one was written.
+    pub fn read_outcome(&self, id: u64, seed: u64) -> Option<TrialOutcome> {
         let text = std::fs::read_to_string(self.outcome(id)).ok()?;
-        serde_json::from_str(&text).ok()
+        let outcome: TrialOutcome = serde_json::from_str(&text).ok()?;
+        (outcome.id == id && outcome.seed == seed).then_some(outcome)
     }
 }
 
@@ -271,12 +277,16 @@ impl Evaluator for ProcessEvaluator {
         context: &TrialContext<'_>,
     ) -> Result<Metrics, EvaluationError> {
         let id = context.id();
-        // Started before the search was killed and still running: waited for, not run again.
-        if let Some(pid) = self.files.running_child(id) {
-            wait_for_exit(pid);
+        // Started before the search was killed and still running: waited for (within the
+        // timeout, counted from now), not run again.
+        if let Some(pid) = self.files.running_child(&self.dir, id)
+            && !wait_for_exit(pid, self.timeout)
+        {
+            kill_group(pid as u32);
+            return Err("timeout".into());
         }
         // Finished while the search was down: collected, not run again.
-        let outcome = match self.files.read_outcome(id) {
+        let outcome = match self.files.read_outcome(id, context.seed()) {
             Some(outcome) => outcome,
             None => {
                 self.files.write_spec(&TrialSpec {
@@ -285,7 +295,7 @@ impl Evaluator for ProcessEvaluator {
                     sample: sample.clone(),
                 })?;
                 self.run_child(id)?;
-                self.files.read_outcome(id).ok_or_else(|| {
+                self.files.read_outcome(id, context.seed()).ok_or_else(|| {
                     format!(
                         "the trial exited without writing {}",
                         self.files.outcome(id).display()
@@ -343,11 +353,17 @@ fn exit_reason(status: std::process::ExitStatus) -> Result<(), String> {
     ))
 }
 
-/// Waits until process `pid` (not a child of this one) is gone.
-fn wait_for_exit(pid: i32) {
+/// Waits until process `pid` (not a child of this one) is gone; false when `timeout` passed
+/// first.
+fn wait_for_exit(pid: i32, timeout: Option<Duration>) -> bool {
+    let started = Instant::now();
     while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if timeout.is_some_and(|limit| started.elapsed() >= limit) {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    true
 }
 
 /// SIGKILL to the process group led by `pid`.

@@ -632,7 +632,11 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 /// Writes through a temporary file and a rename, so a crash leaves the old or the new file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
-    let temporary = path.with_extension("tmp");
+    // Beside the file under a name of its own: `ID.json` and `ID.job` must not share one, nor
+    // two processes writing the same file.
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = PathBuf::from(temporary);
     std::fs::write(&temporary, bytes).map_err(ExperimentError::io(&temporary))?;
     std::fs::rename(&temporary, path).map_err(ExperimentError::io(path))
 }

@@ -123,8 +123,7 @@ pub struct SearchConfig {
     pub time_limit_s: Option<f64>,
     /// Seed of the trial seeds (the strategy's own seed is in its settings).
     pub seed: u64,
-    /// Where trials run: threads of this process, or a child process each. A resumed search
-    /// may change it.
+    /// Where trials run: threads of this process, a child process each, or a Slurm job each.
     #[serde(default, skip_serializing_if = "ExecutorConfig::is_threads")]
     pub executor: ExecutorConfig,
     /// Trained trials whose weights are kept (`DIR/weights/ID.bpk`), the best by the objective;
@@ -137,13 +136,7 @@ pub struct SearchConfig {
 }
 
 /// Settings a resumed search may change: how long it goes on and how fast, not what it does.
-const RESUMABLE: [&str; 5] = [
-    "trials",
-    "concurrency",
-    "time_limit_s",
-    "keep_weights",
-    "executor",
-];
+const RESUMABLE: [&str; 4] = ["trials", "concurrency", "time_limit_s", "keep_weights"];
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
@@ -201,9 +194,25 @@ impl SearchConfig {
             training.validate()?;
         }
         match &self.executor {
-            ExecutorConfig::Processes(processes) => processes.validate()?,
+            ExecutorConfig::Processes(processes) => {
+                processes.validate()?;
+                if !processes.devices.is_empty() && processes.devices.len() < self.concurrency {
+                    return invalid(format!(
+                        "{} devices for {} trials at once: each running trial needs its own",
+                        processes.devices.len(),
+                        self.concurrency
+                    ));
+                }
+            }
             ExecutorConfig::Slurm(slurm) => slurm.validate()?,
             ExecutorConfig::Threads => {}
+        }
+        if self.median_stop && !self.executor.is_threads() {
+            return invalid(
+                "median stopping ends a trial between epochs, which only the threads executor \
+                 can do"
+                    .into(),
+            );
         }
         let benchmarked = matches!(self.evaluator, EvaluatorConfig::Benchmark { .. })
             || matches!(self.latency, Some(LatencySource::Benchmark(_)));
@@ -328,8 +337,8 @@ impl SearchConfig {
             if !changed.is_empty() {
                 return Err(ExperimentError::Resume(format!(
                     "{} was searched with other settings: {}; resume with the same settings \
-                     (only trials, concurrency, time_limit_s, keep_weights and executor may \
-                     change) or choose another directory",
+                     (only trials, concurrency, time_limit_s and keep_weights may change) or \
+                     choose another directory",
                     dir.display(),
                     changed.join("; ")
                 )));

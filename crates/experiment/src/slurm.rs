@@ -286,7 +286,26 @@ impl SlurmEvaluator {
         self.queue.lock().polls
     }
 
-    /// Submits trial `id`; its job id is written to `ID.job` before it is returned.
+    /// The job name of trial `id`: the directory's name and a hash of its path, so that the
+    /// job is found by name again if its id was never written.
+    fn job_name(&self, id: u64) -> String {
+        let hash = xxhash_rust::xxh3::xxh3_64(self.dir.as_os_str().as_encoded_bytes());
+        format!("hwnas-{}-{:08x}-{id}", self.name, hash as u32)
+    }
+
+    /// The job Slurm holds under trial `id`'s name, if any (a submission whose id the search
+    /// did not get to write down).
+    fn job_by_name(&self, id: u64) -> Option<String> {
+        let output = Command::new("squeue")
+            .args(["-h", "-o", "%i", "--name", &self.job_name(id)])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines().next().map(|line| line.trim().to_string())
+    }
+
+    /// Submits trial `id`, trying again for a while when the controller does not answer; its
+    /// job id is written to `ID.job` before it is returned.
     fn submit(&self, id: u64) -> Result<String, EvaluationError> {
         let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
         let command = format!(
@@ -294,14 +313,30 @@ impl SlurmEvaluator {
             quote(&self.program.to_string_lossy()),
             quote(&self.dir.to_string_lossy())
         );
-        let output = Command::new("sbatch")
-            .arg("--parsable")
-            .arg(format!("--job-name=hwnas-{}-{id}", self.name))
-            .arg(format!("--output={}", self.files.log(id).display()))
-            .args(&self.config.args)
-            .args(["--wrap", &command])
-            .output()
-            .map_err(|e| AbortSearch(format!("cannot run sbatch: {e}")))?;
+        // `%` starts a file name pattern for sbatch.
+        let log = self.files.log(id).display().to_string().replace('%', "%%");
+        let mut pause = Duration::from_secs(1);
+        let output = loop {
+            let output = Command::new("sbatch")
+                .arg("--parsable")
+                .arg(format!("--job-name={}", self.job_name(id)))
+                .arg(format!("--output={log}"))
+                .args(&self.config.args)
+                .args(["--wrap", &command])
+                .output()
+                .map_err(|e| AbortSearch(format!("cannot run sbatch: {e}")))?;
+            let message = one_line(&output.stderr);
+            if output.status.success() || !cluster_failure(&message) || pause.as_secs() > 16 {
+                break output;
+            }
+            // The controller may have taken the job before it stopped answering.
+            if let Some(job) = self.job_by_name(id) {
+                write_atomic(&self.files.job(id), job.as_bytes())?;
+                return Ok(job);
+            }
+            std::thread::sleep(pause);
+            pause *= 2;
+        };
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             let message = one_line(&output.stderr);
@@ -319,6 +354,20 @@ impl SlurmEvaluator {
         write_atomic(&self.files.job(id), job.as_bytes())?;
         Ok(job)
     }
+
+    /// Trial `id`'s outcome once its job ended: a shared file system may show the file a while
+    /// after the job wrote it.
+    fn outcome_after(&self, id: u64, seed: u64) -> Option<crate::TrialOutcome> {
+        for _ in 0..60 {
+            if let Some(outcome) = self.files.read_outcome(id, seed) {
+                return Some(outcome);
+            }
+            // Listing the folder refreshes what NFS clients cache of it.
+            let _ = std::fs::read_dir(self.files.outcome(id).parent()?);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        None
+    }
 }
 
 impl Evaluator for SlurmEvaluator {
@@ -327,33 +376,50 @@ impl Evaluator for SlurmEvaluator {
         sample: &Sample,
         context: &TrialContext<'_>,
     ) -> Result<Metrics, EvaluationError> {
-        let id = context.id();
-        // Submitted before the search was killed: found again by its id, not submitted twice.
-        let job = match std::fs::read_to_string(self.files.job(id)) {
-            Ok(job) if !job.trim().is_empty() => job.trim().to_string(),
-            _ => {
+        let (id, seed) = (context.id(), context.seed());
+        // Submitted before the search was killed: found again by its id (or, if the id was never
+        // written down, by its name), not submitted twice.
+        let recorded = std::fs::read_to_string(self.files.job(id))
+            .ok()
+            .map(|job| job.trim().to_string())
+            .filter(|job| !job.is_empty());
+        let started = self.files.spec(id).exists();
+        let job = match recorded.or_else(|| started.then(|| self.job_by_name(id)).flatten()) {
+            Some(job) => {
+                write_atomic(&self.files.job(id), job.as_bytes())?;
+                job
+            }
+            // Ended and reported while the search was down: collected, never submitted again.
+            None if started && self.files.read_outcome(id, seed).is_some() => String::new(),
+            None => {
                 self.files.write_spec(&TrialSpec {
                     id,
-                    seed: context.seed(),
+                    seed,
                     sample: sample.clone(),
                 })?;
                 self.submit(id)?
             }
         };
-        context.set_slurm_job(&job);
-        let end = match self.files.read_outcome(id) {
-            // Ended while the search was down and reported: collected.
-            Some(_) => None,
-            None => Some(self.queue.wait(&job)),
+        if !job.is_empty() {
+            context.set_slurm_job(&job);
+        }
+        let end = match self.files.read_outcome(id, seed) {
+            Some(outcome) => return outcome_metrics(outcome, context),
+            None if job.is_empty() => return Err("the trial's job left no outcome".into()),
+            None => self.queue.wait(&job),
         };
-        match (self.files.read_outcome(id), end) {
-            (Some(outcome), _) => outcome_metrics(outcome, context),
-            (None, Some(end)) => Err(format!(
-                "slurm job {job} {} (exit code {})",
-                end.state, end.exit_code
-            )
-            .into()),
-            (None, None) => Err(format!("slurm job {job} left no outcome").into()),
+        let completed = end.state == "COMPLETED";
+        match completed.then(|| self.outcome_after(id, seed)).flatten() {
+            Some(outcome) => outcome_metrics(outcome, context),
+            None => match self.files.read_outcome(id, seed) {
+                // Reported, then ended otherwise (cancelled while writing its log, say).
+                Some(outcome) => outcome_metrics(outcome, context),
+                None => Err(format!(
+                    "slurm job {job} {} (exit code {})",
+                    end.state, end.exit_code
+                )
+                .into()),
+            },
         }
     }
 }

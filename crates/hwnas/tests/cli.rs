@@ -2860,3 +2860,81 @@ fn cli_search_on_slurm_refuses_arguments_slurm_refuses() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!out.join("trials.jsonl").exists());
 }
+
+#[test]
+fn cli_oneshot_darts_and_gumbel_choose_on_a_small_generated_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let (code, _, stderr) = run(
+        &[
+            "data",
+            "synthetic",
+            "--out",
+            data,
+            "--format",
+            "idx",
+            "--shape",
+            "1,1,8,8",
+            "--classes",
+            "3",
+            "--per-class",
+            "12",
+            "--test-per-class",
+            "4",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    for strategy in ["darts", "gumbel"] {
+        let out = dir.path().join(strategy);
+        let (code, stdout, stderr) = run(
+            &[
+                "oneshot",
+                "mobile-micro",
+                "--strategy",
+                strategy,
+                "--data",
+                data,
+                "--epochs",
+                "1",
+                "--batch-size",
+                "16",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{strategy}: {stderr}");
+        assert!(stdout.starts_with("chosen: {"), "{strategy}: {stdout}");
+        assert!(stdout.contains("test_accuracy"), "{strategy}: {stdout}");
+        let records = read_log(&out);
+        assert_eq!(records.len(), 1, "{strategy}: {records:?}");
+        assert_eq!(records[0]["status"], "ok");
+        let best = std::fs::read_to_string(out.join("best.json")).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&best).unwrap(),
+            records[0]["sample"]
+        );
+    }
+}
+
+#[test]
+fn cli_search_on_slurm_without_sbatch_is_a_failure_not_a_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("search");
+    let output = hwnas()
+        .args(as_str(&search_args(
+            &out,
+            "1",
+            "5",
+            &["--executor", "slurm"],
+        )))
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot run sbatch"), "{stderr}");
+    assert!(!out.join("trials.jsonl").exists());
+}

@@ -243,6 +243,13 @@ mod oneshot {
         Costs::new().with("kernel", from_fn(priced))
     }
 
+    /// burn's random numbers come from one generator per process, and tests run in parallel:
+    /// each test that seeds it holds this while it draws.
+    fn device_rng() -> std::sync::MutexGuard<'static, ()> {
+        static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn penalty(nonlinear: Nonlinear, mode: PenaltyMode) -> HardwarePenalty {
         let config = PenaltyConfig {
             baseline: 4.0,
@@ -261,6 +268,7 @@ mod oneshot {
 
     /// Trains `algorithm` for `steps`; returns the final probabilities of the one decision.
     fn train(algorithm: Algorithm, with_penalty: bool, steps: usize) -> Vec<f64> {
+        let _rng = device_rng();
         let device = Device::flex();
         device.seed(11);
         let device = device.autodiff();
@@ -338,6 +346,7 @@ mod oneshot {
 
     #[test]
     fn spos_trains_only_subnets_within_the_range() {
+        let _rng = device_rng();
         let device = Device::flex();
         device.seed(2);
         let device = device.autodiff();
@@ -369,6 +378,7 @@ mod oneshot {
 
     #[test]
     fn saved_weights_load_into_a_fresh_trainer_of_the_same_space_only() {
+        let _rng = device_rng();
         let device = Device::flex();
         device.seed(5);
         let device = device.autodiff();

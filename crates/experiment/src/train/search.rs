@@ -199,6 +199,7 @@ impl SearchConfig {
         };
         let outcome = TrialOutcome {
             id,
+            seed: spec.seed,
             metrics,
             error,
             intermediate: context.intermediate(),
