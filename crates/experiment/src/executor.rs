@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hwnas_space::{Metrics, Sample};
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::write_atomic;
+use crate::experiment::{write_atomic, write_json};
 use crate::{EvaluationError, Evaluator, ExperimentError, TrialContext};
 
 /// The folder of per-trial files inside an experiment directory.
@@ -135,8 +135,7 @@ impl TrialFiles {
     /// Writes the trial to run.
     pub fn write_spec(&self, spec: &TrialSpec) -> Result<(), ExperimentError> {
         std::fs::create_dir_all(&self.dir).map_err(ExperimentError::io(&self.dir))?;
-        let text = serde_json::to_string_pretty(spec).expect("a spec serializes");
-        write_atomic(&self.spec(spec.id), text.as_bytes())
+        write_json(&self.spec(spec.id), spec)
     }
 
     /// Reads the trial to run.

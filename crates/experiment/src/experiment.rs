@@ -559,9 +559,7 @@ impl<'a> Runner<'a> {
     }
 
     fn write_best(&self, sample: &Sample) -> Result<(), ExperimentError> {
-        let mut text = serde_json::to_string_pretty(sample).expect("a sample always serializes");
-        text.push('\n');
-        write_atomic(&self.dir.join(BEST_FILE), text.as_bytes())
+        write_json(&self.dir.join(BEST_FILE), sample)
     }
 }
 
@@ -631,6 +629,13 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Writes through a temporary file and a rename, so a crash leaves the old or the new file.
+/// Writes `value` to `path` as pretty JSON with a final newline, whole or not at all.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ExperimentError> {
+    let mut text = serde_json::to_string_pretty(value).expect("settings and results serialize");
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
     // Beside the file under a name of its own: `ID.json` and `ID.job` must not share one, nor
     // two processes writing the same file.

@@ -93,3 +93,29 @@ pub(crate) fn read_json_lines<T: serde::de::DeserializeOwned>(
     }
     Ok((records, good_bytes))
 }
+
+/// Records as JSON lines, one object per line: what [`read_json_lines`] reads back.
+#[cfg(feature = "burn")]
+pub(crate) fn json_lines<T: Serialize>(records: &[T]) -> String {
+    records
+        .iter()
+        .map(|record| serde_json::to_string(record).expect("records serialize") + "\n")
+        .collect()
+}
+
+/// Appends `record` to the JSON-lines file at `path` (created if absent).
+#[cfg(feature = "burn")]
+pub(crate) fn append_json_line(
+    path: &Path,
+    record: &impl Serialize,
+) -> Result<(), ExperimentError> {
+    use std::io::Write;
+    let mut line = serde_json::to_string(record).expect("records serialize");
+    line.push('\n');
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(line.as_bytes()))
+        .map_err(ExperimentError::io(path))
+}

@@ -11,7 +11,7 @@ use hwnas_strategy::{EvolutionConfig, Objective, StrategyConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::experiment::write_atomic;
+use crate::experiment::write_json;
 use crate::{
     Evaluator, ExecutorConfig, Experiment, ExperimentConfig, ExperimentError, LOG_FILE, STATE_FILE,
     TrainingConfig,
@@ -324,15 +324,7 @@ impl SearchConfig {
         let path = dir.join(SEARCH_SETTINGS);
         let current = serde_json::to_value(self).expect("settings serialize");
         if resume && path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(ExperimentError::io(&path))?;
-            let saved: Value = serde_json::from_str(&text).map_err(|e| {
-                ExperimentError::Resume(format!(
-                    "{} is not a search's settings: {e}",
-                    path.display()
-                ))
-            })?;
-            let mut changed = Vec::new();
-            differences(&saved, &current, "", &mut changed);
+            let mut changed = changed_settings(&path, "a search's settings", "", &current)?;
             changed.retain(|change| !RESUMABLE.iter().any(|name| change.starts_with(name)));
             if !changed.is_empty() {
                 return Err(ExperimentError::Resume(format!(
@@ -354,10 +346,28 @@ impl SearchConfig {
             )));
         }
         std::fs::create_dir_all(dir).map_err(ExperimentError::io(dir))?;
-        let mut text = serde_json::to_string_pretty(&current).expect("settings serialize");
-        text.push('\n');
-        write_atomic(&path, text.as_bytes())
+        write_json(&path, &current)
     }
+}
+
+/// Each setting that differs between the settings file at `path` (holding `what`, for the error
+/// when it is not JSON) and `current`: the whole file, or its key `at`.
+pub(crate) fn changed_settings(
+    path: &Path,
+    what: &str,
+    at: &str,
+    current: &Value,
+) -> Result<Vec<String>, ExperimentError> {
+    let text = std::fs::read_to_string(path).map_err(ExperimentError::io(path))?;
+    let saved: Value = serde_json::from_str(&text)
+        .map_err(|e| ExperimentError::Resume(format!("{} is not {what}: {e}", path.display())))?;
+    let saved = match at {
+        "" => &saved,
+        key => saved.get(key).unwrap_or(&Value::Null),
+    };
+    let mut changed = Vec::new();
+    differences(saved, current, at, &mut changed);
+    Ok(changed)
 }
 
 /// The hub space `name` at `input` (`None`: its own) built for `classes` (`None`: its own).

@@ -377,49 +377,53 @@ impl Evaluator for SlurmEvaluator {
         context: &TrialContext<'_>,
     ) -> Result<Metrics, EvaluationError> {
         let (id, seed) = (context.id(), context.seed());
-        // Submitted before the search was killed: found again by its id (or, if the id was never
-        // written down, by its name), not submitted twice.
         let recorded = std::fs::read_to_string(self.files.job(id))
             .ok()
             .map(|job| job.trim().to_string())
             .filter(|job| !job.is_empty());
-        let started = self.files.spec(id).exists();
-        let job = match recorded.or_else(|| started.then(|| self.job_by_name(id)).flatten()) {
-            Some(job) => {
-                write_atomic(&self.files.job(id), job.as_bytes())?;
-                job
-            }
-            // Ended and reported while the search was down: collected, never submitted again.
-            None if started && self.files.read_outcome(id, seed).is_some() => String::new(),
-            None => {
-                self.files.write_spec(&TrialSpec {
-                    id,
-                    seed,
-                    sample: sample.clone(),
-                })?;
-                self.submit(id)?
-            }
-        };
-        if !job.is_empty() {
-            context.set_slurm_job(&job);
+        if let Some(job) = &recorded {
+            context.set_slurm_job(job);
         }
-        let end = match self.files.read_outcome(id, seed) {
-            Some(outcome) => return outcome_metrics(outcome, context),
-            None if job.is_empty() => return Err("the trial's job left no outcome".into()),
-            None => self.queue.wait(&job),
-        };
-        let completed = end.state == "COMPLETED";
-        match completed.then(|| self.outcome_after(id, seed)).flatten() {
-            Some(outcome) => outcome_metrics(outcome, context),
-            None => match self.files.read_outcome(id, seed) {
-                // Reported, then ended otherwise (cancelled while writing its log, say).
-                Some(outcome) => outcome_metrics(outcome, context),
-                None => Err(format!(
-                    "slurm job {job} {} (exit code {})",
-                    end.state, end.exit_code
-                )
-                .into()),
+        // Ended and reported while the search was down: collected, never submitted again.
+        if let Some(outcome) = self.files.read_outcome(id, seed) {
+            return outcome_metrics(outcome, context);
+        }
+        // Submitted before the search was killed: found again by its id (or, if the id was never
+        // written down, by its name), not submitted twice.
+        let started = self.files.spec(id).exists();
+        let job = match recorded {
+            Some(job) => job,
+            None => match started.then(|| self.job_by_name(id)).flatten() {
+                Some(job) => {
+                    write_atomic(&self.files.job(id), job.as_bytes())?;
+                    job
+                }
+                None => {
+                    self.files.write_spec(&TrialSpec {
+                        id,
+                        seed,
+                        sample: sample.clone(),
+                    })?;
+                    self.submit(id)?
+                }
             },
+        };
+        context.set_slurm_job(&job);
+        let end = self.queue.wait(&job);
+        let completed = end.state == "COMPLETED";
+        // A completed job's outcome may show late on a shared file system; another job's may have
+        // been written before it ended otherwise (cancelled while writing its log, say).
+        match completed
+            .then(|| self.outcome_after(id, seed))
+            .flatten()
+            .or_else(|| self.files.read_outcome(id, seed))
+        {
+            Some(outcome) => outcome_metrics(outcome, context),
+            None => Err(format!(
+                "slurm job {job} {} (exit code {})",
+                end.state, end.exit_code
+            )
+            .into()),
         }
     }
 }

@@ -235,8 +235,7 @@ impl SearchConfig {
             "sample": best.sample,
             metric::TEST_ACCURACY: accuracy,
         });
-        let text = serde_json::to_string_pretty(&test).expect("serializes") + "\n";
-        crate::experiment::write_atomic(&dir.join(TEST_FILE), text.as_bytes())?;
+        crate::experiment::write_json(&dir.join(TEST_FILE), &test)?;
         Ok(summary)
     }
 }

@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +10,6 @@ use hwnas_space::module::Supernet;
 use hwnas_space::{Metrics, ModelSpace, Sample, metric};
 use hwnas_strategy::oneshot::{Algorithm, HardwarePenalty, OneShotTrainer};
 use hwnas_strategy::{EvolutionConfig, Objective, RangeFilter, Status, StrategyConfig};
-use serde::Serialize;
 
 use super::settings::{OneShotSettings, PenaltySettings, RangeSettings};
 use super::{
@@ -19,8 +17,8 @@ use super::{
     OneShotSummary, SUPERNET_LOG, SUPERNET_WEIGHTS,
 };
 use crate::experiment::write_atomic;
-use crate::record::read_json_lines;
-use crate::search::differences;
+use crate::record::{append_json_line as append, json_lines, read_json_lines};
+use crate::search::changed_settings;
 use crate::train::data::mix;
 use crate::train::{
     ImageBatch, ImageSet, TrainingConfig, TrainingData, TrainingEvaluator, accuracy,
@@ -211,13 +209,8 @@ impl<'a> OneShotRun<'a> {
         if !(self.resume && (holds_run || path.exists())) {
             return Ok(());
         }
-        let text = std::fs::read_to_string(&path).map_err(ExperimentError::io(&path))?;
-        let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            ExperimentError::Resume(format!("{} is not a one-shot run: {e}", path.display()))
-        })?;
         let current = serde_json::to_value(settings).expect("settings serialize");
-        let mut changed = Vec::new();
-        differences(&saved, &current, "", &mut changed);
+        let changed = changed_settings(&path, "a one-shot run", "", &current)?;
         if changed.is_empty() {
             return Ok(());
         }
@@ -614,18 +607,8 @@ impl<'a> OneShotRun<'a> {
 /// images it trained on, and test them on images it chose by.
 fn check_trained_on(trained: &Path, config: &OneShotRunConfig) -> Result<(), ExperimentError> {
     let path = trained.join(ONESHOT_SETTINGS);
-    let text = std::fs::read_to_string(&path).map_err(ExperimentError::io(&path))?;
-    let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        ExperimentError::Resume(format!("{} is not a one-shot run: {e}", path.display()))
-    })?;
     let current = serde_json::to_value(&config.data).expect("settings serialize");
-    let mut changed = Vec::new();
-    differences(
-        saved.get("data").unwrap_or(&serde_json::Value::Null),
-        &current,
-        "data",
-        &mut changed,
-    );
+    let changed = changed_settings(&path, "a one-shot run", "data", &current)?;
     if changed.is_empty() {
         return Ok(());
     }
@@ -666,28 +649,8 @@ fn save_weights(trainer: &OneShotTrainer, dir: &Path) -> Result<(), OneShotRunEr
     Ok(())
 }
 
-/// One JSON object per line.
-fn json_lines<T: Serialize>(records: &[T]) -> String {
-    records
-        .iter()
-        .map(|record| serde_json::to_string(record).expect("records serialize") + "\n")
-        .collect()
-}
-
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn append(path: &Path, record: &impl Serialize) -> Result<(), ExperimentError> {
-    let mut line = serde_json::to_string(record).expect("records serialize");
-    line.push('\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(ExperimentError::io(path))?;
-    file.write_all(line.as_bytes())
-        .map_err(ExperimentError::io(path))
 }

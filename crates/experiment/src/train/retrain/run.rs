@@ -10,9 +10,9 @@ use hwnas_space::module::Network;
 use hwnas_space::{Architecture, Backend, ModelSpace, Sample, Shape, metric};
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::write_atomic;
-use crate::record::read_json_lines;
-use crate::search::{differences, hub_space};
+use crate::experiment::{write_atomic, write_json};
+use crate::record::{append_json_line as append, json_lines, read_json_lines};
+use crate::search::{changed_settings, hub_space};
 use crate::train::TrainingData;
 use crate::train::evaluator::save_record;
 use crate::train::fit::{EpochStats, evaluate, optimizer, train_epoch};
@@ -312,12 +312,7 @@ impl<'a> TrainRun<'a> {
                     self.dir.display()
                 )));
             }
-            let text = std::fs::read_to_string(&path).map_err(ExperimentError::io(&path))?;
-            let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                ExperimentError::Resume(format!("{} is not a training: {e}", path.display()))
-            })?;
-            let mut changed = Vec::new();
-            differences(&saved, &current, "", &mut changed);
+            let changed = changed_settings(&path, "a training", "", &current)?;
             if !changed.is_empty() {
                 return Err(ExperimentError::Resume(format!(
                     "{} was trained with other settings: {}",
@@ -335,8 +330,8 @@ impl<'a> TrainRun<'a> {
             mean: self.data.normalization().mean.clone(),
             std: self.data.normalization().std.clone(),
         };
-        write_atomic(&self.dir.join(MODEL_FILE), &pretty(&model))?;
-        write_atomic(&path, &pretty(&current))
+        write_json(&self.dir.join(MODEL_FILE), &model)?;
+        write_json(&path, &current)
     }
 
     /// The finished epochs (a line cut short dropped), and the network and optimizer after the
@@ -349,7 +344,7 @@ impl<'a> TrainRun<'a> {
         let log = self.dir.join(EPOCHS_LOG);
         let (mut epochs, _) = read_json_lines::<EpochLine>(&log)?;
         epochs.truncate(self.config.training.epochs);
-        write_atomic(&log, &json_lines(&epochs))?;
+        write_atomic(&log, json_lines(&epochs).as_bytes())?;
         let done = epochs.len();
         self.remove_checkpoints_but(done)?;
         if done == 0 {
@@ -450,7 +445,7 @@ impl<'a> TrainRun<'a> {
             flops: costs[metric::FLOPS],
             params: costs[metric::PARAMS],
         };
-        write_atomic(&self.dir.join(RESULT_FILE), &pretty(&result))?;
+        write_json(&self.dir.join(RESULT_FILE), &result)?;
         Ok(result)
     }
 }
@@ -478,30 +473,4 @@ fn best_epoch(epochs: &[EpochLine]) -> Option<(usize, f64)> {
         Some((_, accuracy)) if accuracy >= line.val_accuracy => best,
         _ => Some((line.epoch, line.val_accuracy)),
     })
-}
-
-fn pretty(value: &impl Serialize) -> Vec<u8> {
-    let mut text = serde_json::to_string_pretty(value).expect("settings serialize");
-    text.push('\n');
-    text.into_bytes()
-}
-
-fn json_lines<T: Serialize>(records: &[T]) -> Vec<u8> {
-    records
-        .iter()
-        .map(|record| serde_json::to_string(record).expect("records serialize") + "\n")
-        .collect::<String>()
-        .into_bytes()
-}
-
-fn append(path: &Path, record: &impl Serialize) -> Result<(), ExperimentError> {
-    use std::io::Write;
-    let mut line = serde_json::to_string(record).expect("records serialize");
-    line.push('\n');
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut file| file.write_all(line.as_bytes()))
-        .map_err(ExperimentError::io(path))
 }
