@@ -484,6 +484,33 @@ fn cli_search_bad_input_exits_2() {
             &["search", "mobile-micro", "--out", out, "--epochs", "0"],
             "epochs and batch size must be at least 1",
         ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--executor",
+                "processes",
+                "--median-stop",
+            ],
+            "only the threads executor",
+        ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--executor",
+                "processes",
+                "--devices",
+                "0",
+                "--concurrency",
+                "2",
+            ],
+            "1 devices for 2 trials at once",
+        ),
     ];
     for (args, expected) in cases {
         let (code, _, stderr) = run(args, "");
