@@ -9,7 +9,7 @@ use hwnas_benchmark::{Dataset, NasBench201};
 use hwnas_experiment::{BenchmarkEvaluator, EvaluatorConfig, LatencySource, SearchConfig};
 use hwnas_profiler::Costs;
 use hwnas_space::{ModelSpace, hub, metric};
-use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
+use hwnas_strategy::{Objective, StrategyConfig, StrategyName};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -21,7 +21,15 @@ fn main() {
     divan::main();
 }
 
-const STRATEGIES: [&str; 3] = ["random", "evolution", "pareto"];
+const STRATEGIES: [&str; 7] = [
+    "random",
+    "evolution",
+    "pareto",
+    "local",
+    "tpe",
+    "reinforce",
+    "guided",
+];
 const TRIALS: usize = 100;
 
 /// The search `hwnas bench compare --dataset cifar10` runs for `strategy` and `seed` (the
@@ -45,24 +53,10 @@ fn search(strategy: &str, seed: u64, budgeted: bool) -> SearchConfig {
         search.latency = Some(LatencySource::Benchmark(pixel3.name.to_string()));
         search.budget = search.budget.max(metric::LATENCY_MS, median);
     }
-    search.strategy = match strategy {
-        "random" => StrategyConfig::Random { seed },
-        "evolution" => StrategyConfig::Evolution(EvolutionConfig {
-            population_size: 10,
-            sample_size: 3,
-            seed,
-            ..EvolutionConfig::default()
-        }),
-        _ => StrategyConfig::Pareto(ParetoConfig {
-            objectives: vec![
-                Objective::maximize(metric::ACCURACY),
-                Objective::minimize(search.tradeoff_cost()),
-            ],
-            population_size: 10,
-            seed,
-            ..ParetoConfig::default()
-        }),
-    };
+    let name: StrategyName = strategy.parse().unwrap();
+    search.strategy = StrategyConfig::named(name, seed)
+        .with_population(10, 3, 0.05)
+        .with_tradeoff(Objective::minimize(search.tradeoff_cost()));
     search
 }
 
@@ -104,15 +98,16 @@ fn trial_under_latency_budget(bencher: Bencher, strategy: &str) {
     trials(bencher, strategy, true);
 }
 
-/// What `hwnas bench compare --seeds 500` computes: 3 strategies x 500 seeds x 100 trials.
+/// What one budget of `hwnas bench compare --seeds 500` computes: the first 3 strategies x 500
+/// seeds x 100 trials.
 #[divan::bench(sample_count = 3)]
 fn compare_500_seeds(bencher: Bencher) {
     let (space, costs) = setup(false);
     let evaluator = BenchmarkEvaluator::new(Dataset::Cifar10);
     bencher
-        .counter(ItemsCount::new(STRATEGIES.len() * 500 * TRIALS))
+        .counter(ItemsCount::new(3 * 500 * TRIALS))
         .bench_local(|| {
-            for strategy in STRATEGIES {
+            for strategy in &STRATEGIES[..3] {
                 for seed in 0..500 {
                     let curve = search(strategy, seed, false)
                         .best_so_far(&space, &costs, &evaluator)

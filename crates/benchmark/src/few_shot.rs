@@ -165,6 +165,55 @@ impl NasBench201 {
         Ok(fit_latency(&design, &latencies)?)
     }
 
+    /// The latency of every cell on `device` as a table fitted from `k` of its cells drawn at
+    /// random (seeded) would predict it, the other devices as references: what a user who
+    /// measured `k` cells of a new device gets from `hwnas latency fit`. Returns the measured
+    /// indices (ascending) and the prediction per index.
+    pub fn fitted_latencies(
+        &self,
+        device: &Device,
+        k: usize,
+        seed: u64,
+    ) -> Result<(Vec<usize>, Vec<f64>), BenchmarkError> {
+        let features = CellFeatures::new(self)?;
+        let (chosen, predicted, _) = self.fitted_with(&features, device, k, seed)?;
+        Ok((chosen, predicted))
+    }
+
+    /// [`fitted_latencies`](Self::fitted_latencies) with the features computed once, and the
+    /// model the fit chose.
+    fn fitted_with(
+        &self,
+        features: &CellFeatures,
+        device: &Device,
+        k: usize,
+        seed: u64,
+    ) -> Result<(Vec<usize>, Vec<f64>, String), BenchmarkError> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut chosen = rand::seq::index::sample(&mut rng, self.len(), k).into_vec();
+        chosen.sort_unstable();
+        let measured: Vec<(usize, f64)> = chosen
+            .iter()
+            .map(|&i| (i, self.latency(i, device)))
+            .collect();
+        let fit = self.fit_with(features, &measured, Some(device.name))?;
+        let references: Vec<&Device> = self
+            .devices()
+            .iter()
+            .filter(|other| other.name != device.name)
+            .collect();
+        let predicted = (0..self.len())
+            .map(|index| {
+                fit.predict(|source| match source {
+                    TermSource::Feature(f) => features.values[index][f],
+                    TermSource::Reference(r) => self.latency(index, references[r]),
+                    TermSource::Base(_) => unreachable!("no base tables here"),
+                })
+            })
+            .collect();
+        Ok((chosen, predicted, fit.model))
+    }
+
     /// Leave one device out: for each device and each `k`, `draws` times, measure `k` random
     /// cells of it (seeded), fit them with the other 21 devices as references, and rank every
     /// cell not measured against the device's published latencies.
@@ -191,33 +240,16 @@ impl NasBench201 {
             .par_iter()
             .map(|&(d, k, draw)| {
                 let device = &self.devices()[d];
-                let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-                    seed ^ (d as u64) << 40 ^ (k as u64) << 20 ^ draw as u64,
-                );
-                let mut chosen = rand::seq::index::sample(&mut rng, self.len(), k).into_vec();
-                chosen.sort_unstable();
-                let measured: Vec<(usize, f64)> = chosen
-                    .iter()
-                    .map(|&i| (i, self.latency(i, device)))
-                    .collect();
-                let fit = self.fit_with(&features, &measured, Some(device.name))?;
-                let references: Vec<&Device> = self
-                    .devices()
-                    .iter()
-                    .filter(|other| other.name != device.name)
-                    .collect();
+                let seed = seed ^ (d as u64) << 40 ^ (k as u64) << 20 ^ draw as u64;
+                let (chosen, every, model) = self.fitted_with(&features, device, k, seed)?;
                 let (mut predicted, mut truth, mut flops) = (Vec::new(), Vec::new(), Vec::new());
                 let mut next = chosen.iter().peekable();
-                for index in 0..self.len() {
+                for (index, &prediction) in every.iter().enumerate() {
                     if next.peek() == Some(&&index) {
                         next.next();
                         continue;
                     }
-                    predicted.push(fit.predict(|source| match source {
-                        TermSource::Feature(f) => features.values[index][f],
-                        TermSource::Reference(r) => self.latency(index, references[r]),
-                        TermSource::Base(_) => unreachable!("no base tables here"),
-                    }));
+                    predicted.push(prediction);
                     truth.push(self.latency(index, device));
                     flops.push(features.values[index][flops_feature]);
                 }
@@ -234,7 +266,7 @@ impl NasBench201 {
                     kendall: kendall_tau(&predicted, &truth),
                     within_10_percent: within,
                     flops_spearman: spearman_rho(&flops, &truth),
-                    model: fit.model,
+                    model,
                 })
             })
             .collect::<Result<Vec<_>, BenchmarkError>>()?;

@@ -27,12 +27,15 @@ mod few_shot;
 mod landscape;
 mod nasbench201;
 mod pack;
+pub mod stats;
+pub mod study;
 
 pub use device::{Device, DeviceKind, Origin};
 pub use few_shot::{HELP_SPEARMAN_10, HeldOut};
 pub use landscape::Landscape;
 pub use nasbench201::{Dataset, DeviceLatency, NasBench201};
 pub use pack::{PACKED_NASBENCH201, pack_nasbench201};
+pub use study::{CompareStudy, StudyCell, StudyReport};
 
 /// Why a benchmark cannot answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -261,9 +261,17 @@ impl NasBench201 {
 
     /// The median latency of `device` over every cell (the upper median of the 15,625), ms.
     pub fn median_latency(&self, device: &Device) -> f64 {
+        self.latency_quantile(device, 0.5)
+    }
+
+    /// The latency of `device` below which a share `quantile` of the cells lie: the value at
+    /// position `floor(quantile * n)` of the sorted latencies (clamped to the last), ms. A
+    /// budget at it admits at least that share of the cells.
+    pub fn latency_quantile(&self, device: &Device, quantile: f64) -> f64 {
         let mut latencies: Vec<f64> = (0..self.len()).map(|i| self.latency(i, device)).collect();
         latencies.sort_by(f64::total_cmp);
-        latencies[latencies.len() / 2]
+        let at = (quantile.clamp(0.0, 1.0) * latencies.len() as f64) as usize;
+        latencies[at.min(latencies.len() - 1)]
     }
 
     /// The latency of `device` as a cost profiler (`latency_ms` of a budget).

@@ -28,7 +28,7 @@ impl Curve {
                 .iter()
                 .filter_map(|run| run.get(step).copied())
                 .collect();
-            let (m, s) = crate::stats::mean_std(&values);
+            let (m, s) = hwnas_benchmark::stats::mean_std(&values);
             mean.push(m);
             std.push(s);
         }

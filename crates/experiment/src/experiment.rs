@@ -8,7 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hwnas_profiler::Costs;
 use hwnas_space::{Sample, SearchSpace};
-use hwnas_strategy::{Metrics, Objective, Proposal, Status, Strategy, TrialResult};
+use hwnas_strategy::{
+    Metrics, Objective, Proposal, REWARD, SoftTarget, Status, Strategy, TrialResult,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::evaluator::{Evaluator, TrialContext};
@@ -33,6 +35,9 @@ pub struct ExperimentConfig {
     pub seed: u64,
     /// The metric that ranks trials (`best.json`, progress).
     pub objective: Objective,
+    /// A soft target whose reward ([`REWARD`]) every evaluated trial records (the objective
+    /// then names it).
+    pub target: Option<SoftTarget>,
     /// Continue the experiment already in the directory instead of refusing to touch it.
     pub resume: bool,
 }
@@ -45,6 +50,7 @@ impl Default for ExperimentConfig {
             concurrency: 1,
             seed: 0,
             objective: Objective::default(),
+            target: None,
             resume: false,
         }
     }
@@ -147,8 +153,8 @@ struct Shared<'a> {
 }
 
 enum Job {
-    /// A trial, with the costs priced so far.
-    Evaluate(u64, Sample, Metrics),
+    /// A trial, with the costs priced so far and the strategy's notes on its proposal.
+    Evaluate(u64, Sample, Metrics, Vec<String>),
     Done,
 }
 
@@ -341,10 +347,12 @@ impl<'a> Runner<'a> {
                 let mut guard = lock(shared);
                 self.next_job(&mut guard, began)
             };
-            let Job::Evaluate(id, sample, costs) = job else {
+            let Job::Evaluate(id, sample, costs, notes) = job else {
                 return;
             };
-            let record = self.evaluate(shared, id, sample, costs);
+            let record = self
+                .evaluate(shared, id, sample, costs)
+                .map(|record| TrialRecord { notes, ..record });
             let mut guard = lock(shared);
             match record {
                 Ok(record) => self.finish(&mut guard, record),
@@ -380,7 +388,7 @@ impl<'a> Runner<'a> {
             if let Some((id, sample)) = shared.rerun.pop_front() {
                 shared.started += 1;
                 shared.pending.insert(id, sample.clone());
-                return Job::Evaluate(id, sample, Metrics::new());
+                return Job::Evaluate(id, sample, Metrics::new(), Vec::new());
             }
             let proposal = match shared.strategy.ask(&self.space) {
                 Ok(Some(proposal)) => proposal,
@@ -393,6 +401,7 @@ impl<'a> Runner<'a> {
                     return Job::Done;
                 }
             };
+            let notes = shared.strategy.take_notes();
             let id = shared.next_id;
             shared.next_id += 1;
             match proposal {
@@ -403,7 +412,7 @@ impl<'a> Runner<'a> {
                         shared.error = Some(e);
                         return Job::Done;
                     }
-                    return Job::Evaluate(id, sample, costs);
+                    return Job::Evaluate(id, sample, costs, notes);
                 }
                 Proposal::Resolved {
                     sample,
@@ -427,6 +436,7 @@ impl<'a> Runner<'a> {
                         started_at: unix_now(),
                         duration_s: 0.0,
                         slurm_job_id: None,
+                        notes,
                     };
                     if let Err(e) = self.write(shared, &record).and_then(|_| self.save(shared)) {
                         shared.error = Some(e);
@@ -473,19 +483,18 @@ impl<'a> Runner<'a> {
             }
         };
         let (intermediate, stopped_early, slurm_job_id) = context.finish();
-        let objective = &self.config.objective.metric;
-        let (status, error) = match outcome {
-            Ok(evaluated) => match evaluated.get(objective) {
-                Some(value) if value.is_finite() => {
-                    metrics.extend(evaluated);
-                    (Status::Ok, None)
-                }
-                Some(value) => (Status::Failed, Some(format!("`{objective}` is {value}"))),
-                None => (
-                    Status::Failed,
-                    Some(format!("the evaluator reported no `{objective}`")),
-                ),
-            },
+        let (status, error) = match outcome.and_then(|evaluated| {
+            judge(
+                &metrics,
+                evaluated,
+                &self.config.objective,
+                self.config.target.as_ref(),
+            )
+        }) {
+            Ok(judged) => {
+                metrics = judged;
+                (Status::Ok, None)
+            }
             Err(message) => (Status::Failed, Some(message)),
         };
         Ok(TrialRecord {
@@ -501,6 +510,7 @@ impl<'a> Runner<'a> {
             started_at,
             duration_s: clock.elapsed().as_secs_f64(),
             slurm_job_id,
+            notes: Vec::new(),
         })
     }
 
@@ -644,4 +654,24 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentEr
     let temporary = PathBuf::from(temporary);
     std::fs::write(&temporary, bytes).map_err(ExperimentError::io(&temporary))?;
     std::fs::rename(&temporary, path).map_err(ExperimentError::io(path))
+}
+
+/// The metrics of an evaluated trial: its `costs`, what the evaluator reported and, with a
+/// soft `target`, the reward; an error when the `objective` is missing or not finite.
+pub(crate) fn judge(
+    costs: &Metrics,
+    evaluated: Metrics,
+    objective: &Objective,
+    target: Option<&SoftTarget>,
+) -> Result<Metrics, String> {
+    let mut metrics = costs.clone();
+    metrics.extend(evaluated);
+    if let Some(reward) = target.and_then(|target| target.reward(&metrics)) {
+        metrics.insert(REWARD.to_string(), reward);
+    }
+    match metrics.get(&objective.metric) {
+        Some(value) if value.is_finite() => Ok(metrics),
+        Some(value) => Err(format!("`{}` is {value}", objective.metric)),
+        None => Err(format!("the evaluator reported no `{}`", objective.metric)),
+    }
 }

@@ -1,8 +1,18 @@
 use hwnas_profiler::Costs;
-use hwnas_space::ModelSpace;
+use hwnas_space::{Metrics, ModelSpace, Sample};
 use hwnas_strategy::{Proposal, Status, Strategy, TrialResult};
 
+use crate::experiment::judge;
 use crate::{Evaluator, ExperimentError, SearchConfig, TrialContext};
+
+/// A search run in memory ([`SearchConfig::in_memory`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InMemoryRun {
+    /// The best objective value after each evaluated trial (NaN before the first success).
+    pub curve: Vec<f64>,
+    /// The best trial: its sample and metrics.
+    pub best: Option<(Sample, Metrics)>,
+}
 
 impl SearchConfig {
     /// Runs the search in memory, without a directory, and returns the best objective value
@@ -15,21 +25,33 @@ impl SearchConfig {
         costs: &Costs,
         evaluator: &dyn Evaluator,
     ) -> Result<Vec<f64>, ExperimentError> {
+        Ok(self.in_memory(space, costs, evaluator)?.curve)
+    }
+
+    /// [`best_so_far`](Self::best_so_far), with the best trial.
+    pub fn in_memory(
+        &self,
+        space: &ModelSpace,
+        costs: &Costs,
+        evaluator: &dyn Evaluator,
+    ) -> Result<InMemoryRun, ExperimentError> {
         self.validate()?;
         let mut strategy = self.strategy(space, costs)?;
         // Only the costs the strategy learns from (a multi-objective strategy trades accuracy
-        // against one) are priced: nothing else reads them.
+        // against one) and the cost a soft target's reward reads are priced: nothing else
+        // reads them.
         let learned = costs
             .select(
                 self.strategy
                     .objectives()
                     .iter()
                     .map(|objective| objective.metric.as_str())
+                    .chain(self.target.iter().map(|target| target.metric.as_str()))
                     .filter(|metric| costs.prices(metric)),
             )
             .expect("only priced metrics are selected");
         let mut curve = Vec::with_capacity(self.trials);
-        let mut best: Option<f64> = None;
+        let mut best: Option<(f64, Sample, Metrics)> = None;
         while curve.len() < self.trials {
             let Some(proposal) = strategy.ask(space.search_space())? else {
                 break;
@@ -43,23 +65,30 @@ impl SearchConfig {
             };
             let id = curve.len() as u64;
             let context = TrialContext::standalone(id, self.seed ^ id);
-            let result = match evaluator.evaluate(&sample, &context) {
-                Ok(evaluated) if self.objective.value(&evaluated).is_some() => {
-                    metrics.extend(evaluated);
-                    let _ = learned.complete(&sample, &mut metrics);
-                    TrialResult::ok(metrics)
-                }
+            let _ = learned.complete(&sample, &mut metrics);
+            let judged = evaluator
+                .evaluate(&sample, &context)
+                .map(|evaluated| judge(&metrics, evaluated, &self.objective, self.target.as_ref()));
+            let result = match judged {
+                Ok(Ok(metrics)) => TrialResult::ok(metrics),
                 _ => TrialResult::failed(),
             };
-            if result.status == Status::Ok {
-                let key = self.objective.key(&result.metrics);
-                if key > best.map(|b| self.objective.direction.key(b)) {
-                    best = self.objective.value(&result.metrics);
-                }
+            if result.status == Status::Ok
+                && let Some(key) = self.objective.key(&result.metrics)
+                && best.as_ref().is_none_or(|(b, _, _)| key > *b)
+            {
+                best = Some((key, sample.clone(), result.metrics.clone()));
             }
             strategy.tell(&sample, &result);
-            curve.push(best.unwrap_or(f64::NAN));
+            let direction = self.objective.direction;
+            curve.push(
+                best.as_ref()
+                    .map_or(f64::NAN, |(key, _, _)| direction.key(*key)),
+            );
         }
-        Ok(curve)
+        Ok(InMemoryRun {
+            curve,
+            best: best.map(|(_, sample, metrics)| (sample, metrics)),
+        })
     }
 }

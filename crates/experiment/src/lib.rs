@@ -42,8 +42,8 @@ mod record;
 mod report;
 mod search;
 mod slurm;
-mod stats;
 mod stop;
+mod study;
 #[cfg(feature = "burn")]
 pub mod train;
 mod training;
@@ -58,13 +58,15 @@ pub use executor::{
 };
 pub(crate) use experiment::STATE_FILE;
 pub use experiment::{BEST_FILE, Experiment, ExperimentConfig, Progress, StopReason, Summary};
+pub use hwnas_benchmark::stats::{Welch, mean_std, welch_t_test};
+pub use in_memory::InMemoryRun;
 pub use plot::{PLOT_SIZE, plot_tradeoff};
 pub use record::{TrialRecord, read_log};
 pub use report::Report;
 pub use search::{EvaluatorConfig, LatencySource, SEARCH_SETTINGS, SearchConfig};
 pub use slurm::{SlurmConfig, SlurmEvaluator};
-pub use stats::{Welch, mean_std, welch_t_test};
 pub use stop::Stop;
+pub use study::{FittedBudget, fitted_budget_study, run_study};
 pub use training::{DataConfig, OptimizerKind, Schedule, TrainingConfig};
 
 /// The trial log inside an experiment directory: one JSON object per line.

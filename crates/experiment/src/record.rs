@@ -41,6 +41,10 @@ pub struct TrialRecord {
     /// The Slurm job that ran the trial (Slurm executor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job_id: Option<String>,
+    /// How the strategy came to propose the sample, when that is worth knowing (a mutation
+    /// that found no child within the budget and fell back to a random sample).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Reads a trial log. A last line cut short by a crash is dropped (its byte offset is returned so

@@ -7,7 +7,7 @@ use hwnas_benchmark::{Dataset, NasBench201};
 use hwnas_middleware::{Budget, Chain, Deduplication, MedianStop, MultipleEvaluation};
 use hwnas_profiler::Costs;
 use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
-use hwnas_strategy::{EvolutionConfig, Objective, StrategyConfig};
+use hwnas_strategy::{Objective, SoftTarget, StrategyConfig, StrategyName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -133,6 +133,10 @@ pub struct SearchConfig {
     pub keep_weights: usize,
     /// The metric that ranks trials.
     pub objective: Objective,
+    /// A soft target on a cost (MnasNet's reward, recorded per trial as `reward`); the
+    /// objective and the strategy's then name `reward`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<SoftTarget>,
 }
 
 /// Settings a resumed search may change: how long it goes on and how fast, not what it does.
@@ -143,18 +147,14 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl SearchConfig {
-    /// Regularized evolution (population 20, tournament 5) on `space`, each network trained
-    /// once with the default training, 30 trials on flex, no budget.
+    /// The guided strategy (the best under budgets in `hwnas bench compare`) on `space`, each
+    /// network trained once with the default training, 30 trials on flex, no budget.
     pub fn new(space: impl Into<String>) -> Self {
         SearchConfig {
             space: space.into(),
             input: None,
             classes: None,
-            strategy: StrategyConfig::Evolution(EvolutionConfig {
-                population_size: 20,
-                sample_size: 5,
-                ..EvolutionConfig::default()
-            }),
+            strategy: StrategyConfig::named(StrategyName::Guided, 0),
             budget: Budget::new(),
             dedup: true,
             median_stop: false,
@@ -169,6 +169,7 @@ impl SearchConfig {
             executor: ExecutorConfig::Threads,
             keep_weights: 0,
             objective: Objective::maximize(metric::ACCURACY),
+            target: None,
         }
     }
 
@@ -189,6 +190,14 @@ impl SearchConfig {
             return invalid(
                 "a latency budget needs latency: measured on the device, or a table".into(),
             );
+        }
+        if let Some(target) = &self.target {
+            target.validate().map_err(ExperimentError::Config)?;
+            if target.metric == metric::LATENCY_MS && self.latency.is_none() {
+                return invalid(
+                    "a latency target needs latency: measured on the device, or a table".into(),
+                );
+            }
         }
         if let EvaluatorConfig::Training(training) = &self.evaluator {
             training.validate()?;
@@ -260,7 +269,9 @@ impl SearchConfig {
     /// The strategy and its middleware: strategy, one evaluation per network, the budget
     /// (priced through `costs`), median stopping, repeats.
     pub fn strategy(&self, space: &ModelSpace, costs: &Costs) -> Result<Chain, ExperimentError> {
-        let mut chain = Chain::new(self.strategy.init()?);
+        let mut strategy = self.strategy.init()?;
+        strategy.guide(self.budget.guide(costs));
+        let mut chain = Chain::new(strategy);
         if self.dedup {
             chain = chain.then(Deduplication::per_network(space.clone()));
         }
@@ -284,6 +295,7 @@ impl SearchConfig {
             concurrency: self.concurrency,
             seed: self.seed,
             objective: self.objective.clone(),
+            target: self.target.clone(),
             resume,
         }
     }

@@ -244,7 +244,7 @@ fn search_config_resumes_only_with_the_same_settings() {
         strategy: StrategyConfig::Random { seed: 0 },
         ..config.clone()
     });
-    assert!(error.contains("strategy: evolution -> random"), "{error}");
+    assert!(error.contains("strategy: guided -> random"), "{error}");
     let error = refused(SearchConfig {
         budget: config.budget.clone().max(metric::FLOPS, 50e6),
         ..config.clone()
@@ -985,4 +985,70 @@ mod oneshot {
         .unwrap_err();
         assert!(error.to_string().contains("SPOS"), "{error}");
     }
+}
+
+#[test]
+fn a_soft_target_ranks_trials_by_their_reward() {
+    use hwnas_benchmark::{Dataset, NasBench201};
+    use hwnas_experiment::{BenchmarkEvaluator, EvaluatorConfig, LatencySource, SearchConfig};
+    use hwnas_space::{hub, metric};
+    use hwnas_strategy::{REWARD, SoftTarget, StrategyConfig, StrategyName};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bench = NasBench201::get();
+    let pixel3 = bench.device("pixel3").unwrap();
+    let target = SoftTarget::hard_soft(metric::LATENCY_MS, bench.median_latency(pixel3));
+    let search = SearchConfig {
+        evaluator: EvaluatorConfig::Benchmark {
+            dataset: Dataset::Cifar10,
+        },
+        latency: Some(LatencySource::Benchmark("pixel3".into())),
+        strategy: StrategyConfig::named(StrategyName::Guided, 3)
+            .with_objective(Objective::maximize(REWARD)),
+        objective: Objective::maximize(REWARD),
+        target: Some(target.clone()),
+        trials: 25,
+        ..SearchConfig::new("nasbench201")
+    };
+    let space = hub::space("nasbench201").unwrap();
+    let costs = Costs::counts(&space)
+        .unwrap()
+        .with(metric::LATENCY_MS, bench.latency_profiler(pixel3));
+    let evaluator = BenchmarkEvaluator::new(Dataset::Cifar10);
+    let summary = search
+        .experiment(dir.path(), &space, costs, &evaluator, false)
+        .unwrap()
+        .run()
+        .unwrap();
+    let records = Report::load(dir.path()).unwrap().records;
+    let evaluated: Vec<&TrialRecord> = records.iter().filter(|r| r.status == Status::Ok).collect();
+    assert_eq!(evaluated.len(), 25);
+    let mut over = 0;
+    for record in &evaluated {
+        let (accuracy, latency) = (
+            record.metrics[metric::ACCURACY],
+            record.metrics[metric::LATENCY_MS],
+        );
+        // 0 below the target, -1 above: the reward halves at twice the target.
+        let expected = if latency <= target.target {
+            accuracy
+        } else {
+            over += 1;
+            accuracy * target.target / latency
+        };
+        assert!(
+            (record.metrics[REWARD] - expected).abs() < 1e-12,
+            "{record:?}"
+        );
+    }
+    assert!(
+        over > 0,
+        "no trial went over the target to test the penalty"
+    );
+    let best = summary.best.unwrap();
+    let top = evaluated
+        .iter()
+        .map(|r| r.metrics[REWARD])
+        .fold(f64::MIN, f64::max);
+    assert_eq!(best.metrics[REWARD], top);
 }

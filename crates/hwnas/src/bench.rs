@@ -4,17 +4,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use hwnas_benchmark::{Dataset, HELP_SPEARMAN_10, NasBench201, pack_nasbench201};
-use hwnas_experiment::{
-    BenchmarkEvaluator, Curve, EvaluatorConfig, Front, LatencySource, SearchConfig, mean_std,
-    plot_curves, plot_fronts, welch_t_test,
-};
+use hwnas_experiment::{Front, plot_fronts};
 use hwnas_middleware::Budget;
 use hwnas_profiler::{Costs, CountOptions, CountProfiler};
 use hwnas_space::{hub, metric};
-use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
-use rayon::prelude::*;
 use serde_json::json;
 
 use crate::args::{JsonArgs, SampleArgs};
@@ -31,7 +26,7 @@ pub enum BenchCommand {
     Best(BestArgs),
     /// Strategies over many seeds, searched in memory against the table: best accuracy found,
     /// regret to the optimum under the same budget, a Welch t-test, best-so-far plots.
-    Compare(CompareArgs),
+    Compare(crate::compare::CompareArgs),
     /// Each device's Pareto front of accuracy against its latency on one plot, and the best cell
     /// under each device's median latency with what it costs on the others.
     Fronts(FrontsArgs),
@@ -53,7 +48,8 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Devices => devices(),
         BenchCommand::Query(args) => query(args),
         BenchCommand::Best(args) => best(args),
-        BenchCommand::Compare(args) => compare(args),
+        // The study has a module of its own.
+        BenchCommand::Compare(args) => crate::compare::run(args),
         BenchCommand::Fronts(args) => fronts(args),
         BenchCommand::Landscape(args) => landscape(args),
         BenchCommand::LatencyFit(args) => latency_fit(args),
@@ -475,176 +471,6 @@ fn pack(args: &PackArgs) -> anyhow::Result<()> {
         args.out.display(),
         packed.len()
     )?;
-    Ok(())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CompareStrategy {
-    Random,
-    Evolution,
-    Pareto,
-}
-
-#[derive(Args)]
-pub struct CompareArgs {
-    /// The dataset whose test accuracy is maximized: cifar10, cifar100 or imagenet16.
-    #[arg(long)]
-    dataset: Dataset,
-    /// The strategies compared, comma separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "random,evolution"
-    )]
-    strategies: Vec<CompareStrategy>,
-    /// Seeds (independent searches) per strategy.
-    #[arg(long, default_value_t = 100)]
-    seeds: u64,
-    /// Trials per search.
-    #[arg(long, default_value_t = 100)]
-    trials: usize,
-    /// Population of the evolutionary strategies (NAS-Bench-201's paper: 10).
-    #[arg(long, default_value_t = 10)]
-    population: usize,
-    /// Tournament size of regularized evolution (NAS-Bench-201's paper: 3).
-    #[arg(long, default_value_t = 3)]
-    sample_size: usize,
-    /// Probability that a child resamples each edge, for both evolutionary strategies.
-    #[arg(long, default_value_t = 0.05)]
-    mutation_prob: f64,
-    #[command(flatten)]
-    budget: BudgetArgs,
-    /// Directory of the best-so-far plot (`compare_DATASET.png` and `.svg`).
-    #[arg(long, default_value = ".")]
-    out: PathBuf,
-    #[command(flatten)]
-    output: JsonArgs,
-}
-
-impl CompareArgs {
-    /// The search of `strategy` with `seed`.
-    fn search(&self, strategy: CompareStrategy, seed: u64) -> SearchConfig {
-        let mut search = SearchConfig {
-            evaluator: EvaluatorConfig::Benchmark {
-                dataset: self.dataset,
-            },
-            latency: self.budget.device.clone().map(LatencySource::Benchmark),
-            budget: self.budget.limits(),
-            trials: self.trials,
-            seed,
-            ..SearchConfig::new("nasbench201")
-        };
-        search.strategy = match strategy {
-            CompareStrategy::Random => StrategyConfig::Random { seed },
-            CompareStrategy::Evolution => StrategyConfig::Evolution(EvolutionConfig {
-                population_size: self.population,
-                sample_size: self.sample_size,
-                mutation_prob: self.mutation_prob,
-                seed,
-                ..EvolutionConfig::default()
-            }),
-            CompareStrategy::Pareto => StrategyConfig::Pareto(ParetoConfig {
-                objectives: vec![
-                    Objective::maximize(metric::ACCURACY),
-                    Objective::minimize(search.tradeoff_cost()),
-                ],
-                population_size: self.population,
-                mutation_prob: self.mutation_prob,
-                seed,
-                ..ParetoConfig::default()
-            }),
-        };
-        search
-    }
-}
-
-fn compare(args: &CompareArgs) -> anyhow::Result<()> {
-    if args.seeds == 0 || args.trials == 0 || args.strategies.is_empty() {
-        bail_input!("--seeds, --trials and --strategies need at least one each");
-    }
-    let bench = NasBench201::get();
-    let space = hub::space("nasbench201")?;
-    let costs = args.budget.costs(bench)?;
-    // The optimum under the same budget: what a perfect search finds.
-    let within = args.budget.cells_within(bench, &costs)?;
-    let optimum = bench
-        .best(args.dataset, |index| within[index])
-        .map(|index| bench.accuracy(index, args.dataset))
-        .expect("cells_within refuses a budget no cell meets");
-    let evaluator = BenchmarkEvaluator::new(args.dataset);
-    let mut curves = Vec::new();
-    let mut finals: Vec<(String, Vec<f64>)> = Vec::new();
-    let started = std::time::Instant::now();
-    for &strategy in &args.strategies {
-        let name = strategy
-            .to_possible_value()
-            .expect("named")
-            .get_name()
-            .to_string();
-        // Seeds are independent searches: run them on every core, collected in seed order.
-        let runs = (0..args.seeds)
-            .into_par_iter()
-            .map(|seed| {
-                let curve = args
-                    .search(strategy, seed)
-                    .best_so_far(&space, &costs, &evaluator)?;
-                Ok(curve.into_iter().map(|share| 100.0 * share).collect())
-            })
-            .collect::<anyhow::Result<Vec<Vec<f64>>>>()?;
-        let last: Vec<f64> = runs.iter().filter_map(|run| run.last().copied()).collect();
-        curves.push(Curve::of(name.clone(), &runs));
-        finals.push((name, last));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let stem = args.out.join(format!("compare_{}", args.dataset));
-    let [png, svg] = plot_curves(&curves, "trials", "best test accuracy (%)", &stem)?;
-    let mut out = std::io::stdout().lock();
-    for (name, last) in &finals {
-        let (mean, std) = mean_std(last);
-        // The tables store accuracies as f32: the optimum is found when it is met to that.
-        let found = last.iter().filter(|a| optimum - **a < 1e-4).count() as f64 / last.len() as f64;
-        let regret = optimum - mean;
-        if args.output.json {
-            let line = json!({
-                "strategy": name, "dataset": args.dataset, "seeds": last.len(),
-                "trials": args.trials, "mean": mean, "std": std, "regret": regret,
-                "found_optimum": found, "optimum": optimum,
-            });
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(
-                out,
-                "{name:<10} best {mean:.3} +- {std:.3} %  regret {regret:.3}  found the optimum \
-                 in {:.1} % of {} runs",
-                100.0 * found,
-                last.len()
-            )?;
-        }
-    }
-    if !args.output.json {
-        for (i, (a, x)) in finals.iter().enumerate() {
-            for (b, y) in &finals[i + 1..] {
-                match welch_t_test(x, y) {
-                    Some(test) => writeln!(
-                        out,
-                        "{a} vs {b}: Welch t = {:.3}, df = {:.1}, p = {:.3e}",
-                        test.t, test.df, test.p
-                    )?,
-                    None => writeln!(out, "{a} vs {b}: no variance to test")?,
-                }
-            }
-        }
-        writeln!(
-            out,
-            "optimum under the budget {optimum:.3} %; {} searches in {seconds:.2} s\nplots: {} {}",
-            finals.len() as u64 * args.seeds,
-            png.display(),
-            svg.display()
-        )?;
-    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod commands;
+mod compare;
 mod data;
 mod exit;
 mod interrupt;

@@ -11,7 +11,9 @@ use hwnas_experiment::{
     StopReason,
 };
 use hwnas_space::{Metrics, metric};
-use hwnas_strategy::{EvolutionConfig, Objective, ParetoConfig, StrategyConfig};
+use hwnas_strategy::{
+    EvolutionConfig, Objective, REWARD, SoftTarget, StrategyConfig, StrategyName,
+};
 
 use crate::args::{DataArgs, DeviceArgs};
 use crate::exit::{Interrupted, bail_input};
@@ -19,18 +21,16 @@ use crate::interrupt::{self, OnSignal};
 use crate::output::{bar, print_report, show_progress};
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum TargetMode {
+    Soft,
+    HardSoft,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum ExecutorName {
     Threads,
     Processes,
     Slurm,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum StrategyName {
-    Random,
-    Grid,
-    Evolution,
-    Pareto,
 }
 
 #[derive(Args)]
@@ -45,8 +45,8 @@ pub struct SearchArgs {
     /// search kept.
     #[arg(long)]
     keep_weights: Option<usize>,
-    /// Search strategy.
-    #[arg(long, value_enum, default_value = "evolution")]
+    /// Search strategy: guided, evolution, random, local, tpe, reinforce, pareto or grid.
+    #[arg(long, default_value = "guided")]
     strategy: StrategyName,
     /// FLOPs budget: samples above it are never trained.
     #[arg(long)]
@@ -75,6 +75,20 @@ pub struct SearchArgs {
     /// Tell the strategy a score of 0 for samples over budget instead of discarding them.
     #[arg(long)]
     penalise: bool,
+    /// A soft latency target in milliseconds: trials are ranked (and the strategy learns) by
+    /// MnasNet's reward, accuracy x (latency / target)^w, recorded as `reward`.
+    #[arg(long, conflicts_with_all = ["target_flops", "target_params"])]
+    target_latency_ms: Option<f64>,
+    /// A soft FLOPs target (as `--target-latency-ms`).
+    #[arg(long, conflicts_with = "target_params")]
+    target_flops: Option<f64>,
+    /// A soft parameter target (as `--target-latency-ms`).
+    #[arg(long)]
+    target_params: Option<f64>,
+    /// The reward's exponents: `soft` (w = -0.07 on both sides of the target) or `hard-soft`
+    /// (0 below, -1 above).
+    #[arg(long, value_enum, default_value = "soft")]
+    target_mode: TargetMode,
     /// The device that trains (and measures latency).
     #[command(flatten)]
     device: DeviceArgs,
@@ -159,25 +173,34 @@ impl SearchArgs {
             (None, None, Some(_)) => Some(LatencySource::Measured),
             (None, None, None) => None,
         };
-        config.strategy = match self.strategy {
-            StrategyName::Random => StrategyConfig::Random { seed: self.seed },
-            StrategyName::Grid => StrategyConfig::Grid,
-            StrategyName::Evolution => StrategyConfig::Evolution(EvolutionConfig {
-                population_size: self.population,
-                sample_size: self.sample_size,
-                seed: self.seed,
-                ..EvolutionConfig::default()
-            }),
-            StrategyName::Pareto => StrategyConfig::Pareto(ParetoConfig {
-                objectives: vec![
-                    Objective::maximize(metric::ACCURACY),
-                    Objective::minimize(config.tradeoff_cost()),
-                ],
-                population_size: self.population,
-                seed: self.seed,
-                ..ParetoConfig::default()
-            }),
-        };
+        config.strategy = StrategyConfig::named(self.strategy, self.seed)
+            .with_population(
+                self.population,
+                self.sample_size,
+                EvolutionConfig::default().mutation_prob,
+            )
+            .with_tradeoff(Objective::minimize(config.tradeoff_cost()));
+        let target = [
+            (metric::LATENCY_MS, self.target_latency_ms),
+            (metric::FLOPS, self.target_flops),
+            (metric::PARAMS, self.target_params),
+        ]
+        .into_iter()
+        .find_map(|(metric, value)| Some((metric, value?)));
+        if let Some((metric, value)) = target {
+            if !(value.is_finite() && value > 0.0) {
+                bail_input!("the target of {metric} must be a positive number");
+            }
+            config.target = Some(match self.target_mode {
+                TargetMode::Soft => SoftTarget::soft(metric, value),
+                TargetMode::HardSoft => SoftTarget::hard_soft(metric, value),
+            });
+            config.objective = Objective::maximize(REWARD);
+            config.strategy = config.strategy.with_objective(Objective::maximize(REWARD));
+            if metric == metric::LATENCY_MS && config.latency.is_none() {
+                config.latency = Some(LatencySource::Measured);
+            }
+        }
         config.evaluator = match self.benchmark {
             Some(_) if self.data.data.is_some() => {
                 bail_input!("--benchmark answers from published accuracies: it takes no --data")

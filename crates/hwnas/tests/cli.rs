@@ -313,13 +313,10 @@ fn cli_search_resume_report_and_export() {
     // The settings are the run's (search.json); resuming with others names each that differs.
     let settings: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("search.json")).unwrap()).unwrap();
-    assert_eq!(settings["strategy"]["name"], "evolution");
+    assert_eq!(settings["strategy"]["name"], "guided");
     assert_eq!(settings["budget"]["max"]["flops"], 400_000.0);
     for (extra, named) in [
-        (
-            &["--strategy", "random"][..],
-            "strategy: evolution -> random",
-        ),
+        (&["--strategy", "random"][..], "strategy: guided -> random"),
         (
             &["--max-params", "1e9"][..],
             "budget.max.params: none -> 1000000000.0",
@@ -436,7 +433,7 @@ fn cli_search_bad_input_exits_2() {
                 "--epochs",
                 "1",
             ],
-            "loosen the budget",
+            "none of 10000 samples tried fits the budget (flops <= 10)",
         ),
         (&["report", "/nonexistent-hwnas-dir"], "holds no experiment"),
         (
@@ -1583,11 +1580,11 @@ fn cli_bench_compare_searches_in_memory_against_the_optimum() {
         "--dataset",
         "cifar100",
         "--strategies",
-        "random,evolution,pareto",
+        "random,evolution,pareto,guided",
         "--seeds",
         "6",
         "--trials",
-        "40",
+        "20,40",
         "--device",
         "pixel3",
         "--max-latency-ms",
@@ -1602,7 +1599,11 @@ fn cli_bench_compare_searches_in_memory_against_the_optimum() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3);
+    let (cells, summary): (Vec<_>, Vec<_>) =
+        lines.iter().partition(|line| line.get("summary").is_none());
+    // One budget x 4 strategies x 2 checkpoints; a summary row per strategy, checkpoint and
+    // group (the dataset, all).
+    assert_eq!((cells.len(), summary.len()), (8, 16));
     // The optimum under the same budget, from the exhaustive search.
     let (_, best, _) = run(
         &[
@@ -1620,23 +1621,33 @@ fn cli_bench_compare_searches_in_memory_against_the_optimum() {
     );
     let best: serde_json::Value = serde_json::from_str(best.trim()).unwrap();
     let optimum = best["accuracy"].as_f64().unwrap();
-    for (line, name) in lines.iter().zip(["random", "evolution", "pareto"]) {
-        assert_eq!(line["strategy"], name);
+    let names = ["random", "evolution", "pareto", "guided"];
+    for (i, line) in cells.iter().enumerate() {
+        assert_eq!(line["strategy"], names[i / 2], "{line}");
+        assert_eq!(line["trials"], [20, 40][i % 2], "{line}");
         assert_eq!(line["seeds"], 6);
-        let (mean, std) = (
-            line["mean"].as_f64().unwrap(),
-            line["std"].as_f64().unwrap(),
+        assert!(
+            (line["optimum"].as_f64().unwrap() - optimum).abs() < 1e-9,
+            "{line}"
         );
-        assert!(mean <= optimum + 1e-9 && std >= 0.0, "{line}");
-        assert!((line["regret"].as_f64().unwrap() - (optimum - mean)).abs() < 1e-9);
+        assert!(line["regret"].as_f64().unwrap() >= 0.0, "{line}");
         assert!((0.0..=1.0).contains(&line["found_optimum"].as_f64().unwrap()));
+        // Only the strategies after the baseline are tested against it.
+        assert_eq!(line["p"].is_null(), i < 2, "{line}");
     }
-    // One best-so-far line per strategy, each with its band.
-    let svg = std::fs::read_to_string(dir.path().join("compare_cifar100.svg")).unwrap();
-    assert_eq!(svg.matches("<polygon").count(), 3, "{svg}");
-    assert!(dir.path().join("compare_cifar100.png").is_file());
+    // A search goes on after its first checkpoint: the regret never grows.
+    for pair in cells.chunks(2) {
+        assert!(
+            pair[1]["regret"].as_f64() <= pair[0]["regret"].as_f64(),
+            "{pair:?}"
+        );
+    }
+    // One regret line per strategy, each with its band.
+    let svg = std::fs::read_to_string(dir.path().join("compare.svg")).unwrap();
+    assert_eq!(svg.matches("<polygon").count(), 4, "{svg}");
+    assert!(dir.path().join("compare.png").is_file());
 
-    // The mutation rate reaches both evolutionary strategies and leaves random search alone.
+    // The mutation rate reaches both evolutionary strategies and leaves the others alone.
     let mut mutated = args.to_vec();
     mutated.extend_from_slice(&["--mutation-prob", "0.5"]);
     let (code, stdout, stderr) = run(&mutated, "");
@@ -1645,10 +1656,73 @@ fn cli_bench_compare_searches_in_memory_against_the_optimum() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(mutated[0]["mean"], lines[0]["mean"]);
-    for i in [1, 2] {
-        assert_ne!(mutated[i]["mean"], lines[i]["mean"], "{}", lines[i]);
+    for i in [0, 1, 6, 7] {
+        assert_eq!(mutated[i]["regret"], lines[i]["regret"], "{}", lines[i]);
     }
+    assert!((2..6).any(|i| mutated[i]["regret"] != lines[i]["regret"]));
+}
+
+#[test]
+fn cli_bench_compare_prints_a_table_per_budget_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(
+        &[
+            "bench",
+            "compare",
+            "--datasets",
+            "cifar10,imagenet16",
+            "--devices",
+            "fpga",
+            "--quantiles",
+            "0.25,0.5",
+            "--strategies",
+            "random,guided",
+            "--seeds",
+            "4",
+            "--trials",
+            "30",
+            "--cells",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // Two datasets x two quantiles of the FPGA's latency: four budgets, each a row.
+    assert_eq!(stdout.matches("| fpga <= ").count(), 4, "{stdout}");
+    assert!(stdout.contains("| 30 | guided | all (4) |"), "{stdout}");
+    assert!(stdout.contains("| 30 | guided | cifar10 (2) |"), "{stdout}");
+    assert!(
+        stdout.contains("4 budgets x 2 strategies x 4 seeds"),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = run(
+        &[
+            "bench",
+            "compare",
+            "--quantiles",
+            "0.5",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--devices and --quantiles"), "{stderr}");
+    let (code, _, stderr) = run(
+        &[
+            "bench",
+            "compare",
+            "--strategies",
+            "random,annealing",
+            "--max-flops",
+            "1e8",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown strategy `annealing`"), "{stderr}");
 }
 
 #[test]

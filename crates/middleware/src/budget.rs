@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use hwnas_profiler::Costs;
 use hwnas_space::Metrics;
-use hwnas_strategy::StrategyError;
+use hwnas_strategy::{Bound, Guide, StrategyError};
 use serde::{Deserialize, Serialize};
 
 use crate::filter::{DEFAULT_PATIENCE, Filter};
@@ -104,6 +104,27 @@ impl Budget {
                 .min
                 .iter()
                 .all(|(metric, limit)| value(metric).is_some_and(|value| value >= *limit))
+    }
+
+    /// Its bounds, one per bounded metric.
+    pub fn bounds(&self) -> Vec<Bound> {
+        self.metrics()
+            .map(|metric| Bound {
+                metric: metric.to_string(),
+                min: self.min.get(metric).copied(),
+                max: self.max.get(metric).copied(),
+            })
+            .collect()
+    }
+
+    /// What a strategy may know before proposing: the costs of `costs` read from tables and,
+    /// when every bounded metric is one of them, the bounds, so that it proposes only admissible
+    /// samples (or, when the budget penalises, ranks those outside it by how far). A bound on a
+    /// measured latency is left to the filter.
+    pub fn guide(&self, costs: &Costs) -> Guide {
+        Guide::new(costs)
+            .with_bounds(self.bounds())
+            .penalised(self.penalise.is_some())
     }
 
     /// The middleware that enforces the budget, pricing the bounded metrics through `costs`.

@@ -1,5 +1,5 @@
 use hwnas_space::{Sample, SearchSpace};
-use hwnas_strategy::{Decision, Proposal, Strategy, StrategyError, TrialResult};
+use hwnas_strategy::{Decision, Guide, Proposal, Strategy, StrategyError, TrialResult};
 use serde_json::{Value, json};
 
 /// A layer around a strategy: sees every proposal on its way out and every result on its way in.
@@ -108,6 +108,14 @@ impl Strategy for Chain {
 
     fn intermediate(&mut self, trial_id: u64, step: usize, value: f64) -> Decision {
         self.below().intermediate(trial_id, step, value)
+    }
+
+    fn guide(&mut self, guide: Guide) {
+        self.strategy.guide(guide)
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        self.strategy.take_notes()
     }
 
     fn save(&self) -> Result<Value, StrategyError> {

@@ -2,9 +2,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use hwnas_space::{Metrics, ModelSpace, Sample, SpaceError};
+use hwnas_space::{Metrics, ModelSpace, Sample, SpaceError, metric};
 
-use crate::{CountOptions, CountProfiler, ProfileError, Profiler};
+use crate::{CountOptions, CountProfiler, LiveCountProfiler, ProfileError, Profiler};
 
 /// Why [`Costs`] could not price a sample.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -76,13 +76,18 @@ impl Costs {
         }
     }
 
-    /// FLOPs and parameters of `space` at its input, from one precomputed table, priced per
-    /// network.
+    /// FLOPs and parameters of `space` at its input, from one precomputed table, and those of
+    /// the layers the output depends on (`live_flops`, `live_params`: [`LiveCountProfiler`]),
+    /// priced per network.
     pub fn counts(space: &ModelSpace) -> Result<Self, ProfileError> {
-        let counts = CountProfiler::new(space, space.input(), CountOptions::default())?;
+        let options = CountOptions::default();
+        let counts = CountProfiler::new(space, space.input(), options)?;
+        let live = LiveCountProfiler::new(space, options);
         Ok(Self::per_network(space)
-            .with(hwnas_space::metric::FLOPS, counts.flops())
-            .with(hwnas_space::metric::PARAMS, counts.num_params()))
+            .with(metric::FLOPS, counts.flops())
+            .with(metric::PARAMS, counts.num_params())
+            .with(metric::LIVE_FLOPS, live.flops())
+            .with(metric::LIVE_PARAMS, live.params()))
     }
 
     /// Adds (or replaces) the profiler of `metric`.
@@ -131,6 +136,28 @@ impl Costs {
     /// Whether `metric` is priced.
     pub fn prices(&self, metric: &str) -> bool {
         self.metrics().any(|name| name == metric)
+    }
+
+    /// Whether `metric` is priced by running something (a network measured on a device) rather
+    /// than read from a table; `false` for a metric not priced.
+    pub fn measures(&self, metric: &str) -> bool {
+        self.profilers
+            .iter()
+            .any(|(name, profiler)| name == metric && profiler.measures())
+    }
+
+    /// The same costs restricted to the metrics read from tables (sharing the cache): what a
+    /// strategy may ask about every candidate it considers, at no cost.
+    pub fn free(&self) -> Costs {
+        Costs {
+            profilers: self
+                .profilers
+                .iter()
+                .filter(|(_, profiler)| !profiler.measures())
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
     }
 
     /// Whether no metric is priced.

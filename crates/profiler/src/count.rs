@@ -124,15 +124,38 @@ pub fn count_architecture(
     architecture: &Architecture,
     options: CountOptions,
 ) -> Result<Counts, ProfileError> {
+    count_walk(architecture, options, false)
+}
+
+/// Counts the layers of a frozen architecture its output depends on
+/// ([`Architecture::visit_live`]): what a network computes, without the operations that run but
+/// change nothing.
+pub fn count_live(
+    architecture: &Architecture,
+    options: CountOptions,
+) -> Result<Counts, ProfileError> {
+    count_walk(architecture, options, true)
+}
+
+fn count_walk(
+    architecture: &Architecture,
+    options: CountOptions,
+    live_only: bool,
+) -> Result<Counts, ProfileError> {
     let mut total = Counts::default();
     let mut error = None;
-    architecture.visit(&mut |layer: &Layer, input, output| {
+    let mut visitor = |layer: &Layer, input: Shape, output: Shape| {
         match layer_counts(layer, input, output, options) {
             Ok(counts) => total += counts,
             Err(e) => error = Some(e),
         }
         Ok(())
-    })?;
+    };
+    if live_only {
+        architecture.visit_live(&mut visitor)?;
+    } else {
+        architecture.visit(&mut visitor)?;
+    }
     match error {
         Some(e) => Err(e),
         None => Ok(total),

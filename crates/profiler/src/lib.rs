@@ -33,6 +33,7 @@ pub mod fit;
 mod fitted;
 #[cfg(feature = "burn")]
 mod latency;
+mod live;
 #[cfg(feature = "burn")]
 mod predictor;
 mod profiler;
@@ -42,7 +43,7 @@ mod runtime;
 mod table;
 
 pub use costs::{CostError, Costs};
-pub use count::{CountOptions, Counts, count_architecture, layer_counts};
+pub use count::{CountOptions, Counts, count_architecture, count_live, layer_counts};
 pub use error::ProfileError;
 #[cfg(feature = "burn")]
 pub use fingerprint::{BURN_VERSION, DeviceFingerprint};
@@ -56,6 +57,7 @@ pub use latency::{
     DEFAULT_INTERLEAVE, INTERLEAVED_VISIT, Latency, LatencyConfig, LatencyProfiler, Statistic,
     time_interleaved,
 };
+pub use live::LiveCountProfiler;
 #[cfg(feature = "burn")]
 pub use predictor::{
     Evaluated, LatencyPredictor, LatencyTableFile, LayerLatency, PredictorConfig, TABLE_VERSION,

@@ -73,6 +73,15 @@ impl Architecture {
     pub fn visit(&self, visitor: &mut impl LayerVisitor) -> Result<Shape, SpaceError> {
         self.root.visit(self.input, visitor)
     }
+
+    /// Walks the layers whose output the network's output depends on: inside a cell, an edge
+    /// whose operation is a [`Layer::Zero`] carries nothing, so an edge counts only when its
+    /// source is reached from the cell's input and its target reaches the cell's output through
+    /// edges that carry something. The others run but change nothing (NAS-Bench-201's cells
+    /// with a node cut off by `none` edges). Returns the output shape.
+    pub fn visit_live(&self, visitor: &mut impl LayerVisitor) -> Result<Shape, SpaceError> {
+        self.root.visit_with(self.input, visitor, true)
+    }
 }
 
 impl Block {
@@ -82,36 +91,58 @@ impl Block {
         input: Shape,
         visitor: &mut impl LayerVisitor,
     ) -> Result<Shape, SpaceError> {
+        self.visit_with(input, visitor, false)
+    }
+
+    /// [`Block::visit`], or with `live_only` the walk of [`Architecture::visit_live`].
+    fn visit_with(
+        &self,
+        input: Shape,
+        visitor: &mut impl LayerVisitor,
+        live_only: bool,
+    ) -> Result<Shape, SpaceError> {
         match self {
             Block::Layer(layer) => {
                 let output = layer.output_shape(input)?;
                 visitor.layer(layer, input, output)?;
                 Ok(output)
             }
-            Block::Sequential(children) => children
-                .iter()
-                .try_fold(input, |shape, child| child.visit(shape, visitor)),
-            Block::Residual(body) => body.visit(input, visitor),
+            Block::Sequential(children) => children.iter().try_fold(input, |shape, child| {
+                child.visit_with(shape, visitor, live_only)
+            }),
+            Block::Residual(body) => body.visit_with(input, visitor, live_only),
             Block::Gate(body) => {
-                let gate = body.visit(input, visitor)?;
+                let gate = body.visit_with(input, visitor, live_only)?;
                 gate_shape(input, gate)
             }
             Block::Sum(branches) => {
                 let shapes = branches
                     .iter()
-                    .map(|branch| branch.visit(input, visitor))
+                    .map(|branch| branch.visit_with(input, visitor, live_only))
                     .collect::<Result<Vec<_>, _>>()?;
                 combine_shapes("sum", &shapes, Reduction::Sum)
             }
             Block::Cell(nodes) => {
+                let live = if live_only {
+                    live_edges(nodes)
+                } else {
+                    nodes
+                        .iter()
+                        .map(|node| vec![true; node.inputs.len()])
+                        .collect()
+                };
                 let mut shapes = vec![input];
-                for node in nodes {
+                for (node, live) in nodes.iter().zip(live) {
                     let mut inputs = Vec::with_capacity(node.inputs.len());
-                    for (from, op) in &node.inputs {
+                    for ((from, op), live) in node.inputs.iter().zip(live) {
                         let source = *shapes
                             .get(*from)
                             .ok_or_else(|| SpaceError::cell_order(*from, shapes.len()))?;
-                        inputs.push(op.visit(source, visitor)?);
+                        inputs.push(if live {
+                            op.visit_with(source, visitor, live_only)?
+                        } else {
+                            op.visit_with(source, &mut ShapesOnly, live_only)?
+                        });
                     }
                     shapes.push(combine_shapes("cell node", &inputs, node.reduction)?);
                 }
@@ -119,6 +150,59 @@ impl Block {
             }
         }
     }
+
+    /// Whether the block is a [`Layer::Zero`]: its output is zero whatever its input.
+    fn is_zero(&self) -> bool {
+        matches!(self, Block::Layer(Layer::Zero))
+    }
+}
+
+/// A visitor that only wants the shapes (of the edges a live walk skips).
+struct ShapesOnly;
+
+impl LayerVisitor for ShapesOnly {
+    fn layer(&mut self, _: &Layer, _: Shape, _: Shape) -> Result<(), SpaceError> {
+        Ok(())
+    }
+}
+
+/// Per cell node, per input edge: whether the edge carries something from the cell's input to
+/// its output (not a zero, its source reached from the input, its target reaching the output).
+fn live_edges(nodes: &[FrozenCellNode]) -> Vec<Vec<bool>> {
+    // Node 0 is the cell's input; node k + 1 is `nodes[k]`; the last is the output.
+    let n = nodes.len() + 1;
+    let mut reached = vec![false; n];
+    reached[0] = true;
+    for (k, node) in nodes.iter().enumerate() {
+        reached[k + 1] = node
+            .inputs
+            .iter()
+            .any(|(from, op)| !op.is_zero() && reached.get(*from).copied().unwrap_or(false));
+    }
+    let mut reaches = vec![false; n];
+    reaches[n - 1] = true;
+    for (k, node) in nodes.iter().enumerate().rev() {
+        if !reaches[k + 1] {
+            continue;
+        }
+        for (from, op) in &node.inputs {
+            if !op.is_zero() && *from < n {
+                reaches[*from] = true;
+            }
+        }
+    }
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(k, node)| {
+            node.inputs
+                .iter()
+                .map(|(from, op)| {
+                    !op.is_zero() && reaches[k + 1] && reached.get(*from).copied().unwrap_or(false)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The shape of `x * gate` for an input `x`: the gate is the input's shape or one value per channel.

@@ -22,6 +22,11 @@ pub const TEST_ACCURACY: &str = "test_accuracy";
 pub const FLOPS: &str = "flops";
 /// Trainable parameters (normalization running statistics excluded).
 pub const PARAMS: &str = "params";
+/// FLOPs of the layers the output depends on ([`Architecture::visit_live`](crate::Architecture::visit_live)):
+/// without the operations a cell cuts off with zero edges, which run but change nothing.
+pub const LIVE_FLOPS: &str = "live_flops";
+/// Parameters of the layers the output depends on (as [`LIVE_FLOPS`]).
+pub const LIVE_PARAMS: &str = "live_params";
 /// Latency of one forward pass, milliseconds, measured or predicted.
 pub const LATENCY_MS: &str = "latency_ms";
 

@@ -3,12 +3,11 @@ use std::collections::VecDeque;
 use hwnas_space::{Sample, SearchSpace};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
-use crate::variation::{Parents, breed, propose};
-use crate::{Objective, Proposal, Strategy, StrategyError, TrialResult};
+use crate::variation::{Parents, Proposer, breed};
+use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
 
 /// Settings of [`RegularizedEvolution`]; the defaults are the reference toolkit's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +66,7 @@ impl EvolutionConfig {
             rng: Xoshiro256PlusPlus::seed_from_u64(self.seed),
             config: self,
             population: VecDeque::new(),
-            seen: FxHashSet::default(),
+            proposer: Proposer::default(),
             n_proposed: 0,
         })
     }
@@ -82,7 +81,8 @@ pub struct RegularizedEvolution {
     rng: Xoshiro256PlusPlus,
     /// Evaluated individuals, oldest first, with their objective key (larger is better).
     population: VecDeque<(Sample, f64)>,
-    seen: FxHashSet<u64>,
+    #[serde(flatten)]
+    proposer: Proposer,
     n_proposed: usize,
 }
 
@@ -132,7 +132,7 @@ impl Strategy for RegularizedEvolution {
             Some((indices(first)?, second.map(indices).transpose()?))
         };
         let (mutation_prob, dedup) = (self.config.mutation_prob, self.config.dedup);
-        let sample = propose(space, &mut self.seen, dedup, &mut self.rng, |rng| {
+        let sample = self.proposer.bred(space, dedup, &mut self.rng, |rng| {
             breed(space, &parents, mutation_prob, rng)
         })?;
         if sample.is_some() {
@@ -151,17 +151,26 @@ impl Strategy for RegularizedEvolution {
         }
     }
 
+    fn guide(&mut self, guide: Guide) {
+        self.proposer.guide = guide;
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        self.proposer.take_notes()
+    }
+
     fn save(&self) -> Result<serde_json::Value, StrategyError> {
         save_state(self)
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let restored: RegularizedEvolution = load_state(state)?;
+        let mut restored: RegularizedEvolution = load_state(state)?;
         if restored.config != self.config {
             return Err(StrategyError::State(
                 "the saved evolution was run with other settings".into(),
             ));
         }
+        restored.proposer = self.proposer.restored(restored.proposer);
         *self = restored;
         Ok(())
     }

@@ -5,7 +5,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
-use crate::{Proposal, Strategy, StrategyError, TrialResult};
+use crate::{Guide, MAX_ADMISSION_DRAWS, Proposal, Strategy, StrategyError, TrialResult};
 
 /// Largest space a shuffled grid search enumerates (its order is kept as a list of positions).
 pub const MAX_SHUFFLED_GRID: f64 = 16_777_216.0;
@@ -20,6 +20,12 @@ pub struct GridSearch {
     /// The shuffled order, rebuilt from the seed rather than saved.
     #[serde(skip)]
     order: Option<Vec<u64>>,
+    /// Samples the budget does not admit are skipped, when it can say.
+    #[serde(skip)]
+    guide: Guide,
+    /// Samples proposed so far.
+    #[serde(default)]
+    n_proposed: u64,
 }
 
 impl GridSearch {
@@ -70,12 +76,20 @@ fn indices_at(space: &SearchSpace, mut position: u64) -> Vec<usize> {
 impl Strategy for GridSearch {
     fn ask(&mut self, space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
         let size = space.size();
+        let mut skipped = 0;
         while (self.next as f64) < size {
             let position = self.position(space, self.next)?;
             self.next += 1;
             let indices = indices_at(space, position);
-            if space.check_constraints(&indices).is_ok() {
+            if self.guide.admits_indices(space, &indices) {
+                self.n_proposed += 1;
                 return Ok(Some(Proposal::evaluate(space.sample_at(&indices))));
+            }
+            // A budget that admits nothing would walk the whole grid: give up as the random
+            // samplers do, unless it admitted something before.
+            skipped += 1;
+            if self.n_proposed == 0 && skipped >= MAX_ADMISSION_DRAWS && self.guide.constrains() {
+                return Err(self.guide.infeasible());
             }
         }
         Ok(None)
@@ -83,12 +97,18 @@ impl Strategy for GridSearch {
 
     fn tell(&mut self, _sample: &Sample, _result: &TrialResult) {}
 
+    fn guide(&mut self, guide: Guide) {
+        self.guide = guide;
+    }
+
     fn save(&self) -> Result<serde_json::Value, StrategyError> {
         save_state(self)
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        *self = load_state(state)?;
+        let mut restored: GridSearch = load_state(state)?;
+        restored.guide = std::mem::take(&mut self.guide);
+        *self = restored;
         Ok(())
     }
 }

@@ -31,23 +31,37 @@
 mod config;
 mod evolution;
 mod grid;
+mod guide;
+mod guided;
+mod local;
 #[cfg(feature = "oneshot")]
 pub mod oneshot;
 pub mod pareto;
 mod random;
 mod range;
+mod reinforce;
 mod strategy;
+mod surrogate;
+mod target;
+mod tpe;
 mod trial;
 mod variation;
 
-pub use config::StrategyConfig;
+pub use config::{StrategyConfig, StrategyName};
 pub use evolution::{EvolutionConfig, RegularizedEvolution};
 pub use grid::{GridSearch, MAX_SHUFFLED_GRID};
+pub use guide::{Bound, Guide, MAX_ADMISSION_DRAWS};
+pub use guided::{Guided, GuidedConfig};
 pub use hwnas_space::{Sample, SearchSpace};
+pub use local::{LocalConfig, LocalSearch};
 pub use pareto::{ParetoConfig, ParetoEvolution};
 pub use random::Random;
 pub use range::RangeFilter;
+pub use reinforce::{Reinforce, ReinforceConfig};
 pub use strategy::{Strategy, StrategyError};
+pub use target::{REWARD, SoftTarget};
+pub use tpe::{Tpe, TpeConfig};
+pub use variation::MAX_BREED_TRIES;
 /// Consecutive rejections after which a [`RangeFilter`] gives up.
 pub const DEFAULT_RANGE_PATIENCE: usize = 1000;
 

@@ -3,12 +3,11 @@
 use hwnas_space::{Sample, SearchSpace, metric};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
-use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
-use crate::variation::{Parents, breed, propose};
-use crate::{Metrics, Objective, Proposal, Strategy, StrategyError, TrialResult};
+use crate::variation::{Parents, Proposer, breed};
+use crate::{Guide, Metrics, Objective, Proposal, Status, Strategy, StrategyError, TrialResult};
 
 /// Whether `a` dominates `b`: no worse in every key and better in one (keys: larger is better).
 pub fn dominates(a: &[f64], b: &[f64]) -> bool {
@@ -134,7 +133,7 @@ impl ParetoConfig {
             rng: Xoshiro256PlusPlus::seed_from_u64(self.seed),
             config: self,
             population: Vec::new(),
-            seen: FxHashSet::default(),
+            proposer: Proposer::default(),
             n_proposed: 0,
         })
     }
@@ -143,38 +142,81 @@ impl ParetoConfig {
 /// Multi-objective evolution in the style of NSGA-II, steady state: parents win binary
 /// tournaments on (Pareto rank, crowding distance); each new result joins the population and the
 /// worst individual (last front, most crowded) leaves.
+///
+/// With a [`Guide`] that knows the budget, children are admissible. When the budget penalises
+/// instead (the samples outside it are told a penalty), the population keeps them and ranks by
+/// constrained domination (Deb's rules, as NSGA-II and Optuna): every sample within the budget
+/// before any outside it, and outside it, the smaller violation first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ParetoEvolution {
     config: ParetoConfig,
     rng: Xoshiro256PlusPlus,
-    /// Evaluated individuals with their keys (larger is better).
-    population: Vec<(Sample, Vec<f64>)>,
-    seen: FxHashSet<u64>,
+    /// Evaluated individuals with their keys (larger is better) and how far they are outside
+    /// the budget (0 within it).
+    population: Vec<Individual>,
+    #[serde(flatten)]
+    proposer: Proposer,
     n_proposed: usize,
+}
+
+/// A member of the population.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Individual {
+    sample: Sample,
+    /// Objective keys, larger is better; a penalised sample's missing keys are -inf.
+    keys: Vec<f64>,
+    /// The budget's relative violation ([`Guide::violation`]); 0 within the budget.
+    #[serde(default)]
+    violation: f64,
 }
 
 impl ParetoEvolution {
     /// The non-dominated individuals of the population with their objective values.
     pub fn front(&self) -> Vec<(&Sample, Metrics)> {
-        let keys: Vec<Vec<f64>> = self.population.iter().map(|(_, k)| k.clone()).collect();
+        let within: Vec<&Individual> = self
+            .population
+            .iter()
+            .filter(|individual| individual.violation == 0.0)
+            .collect();
+        let keys: Vec<&[f64]> = within.iter().map(|i| i.keys.as_slice()).collect();
         pareto_front(&keys)
             .into_iter()
             .map(|i| {
-                let metrics = self.config.objectives.iter().zip(&keys[i]);
+                let metrics = self.config.objectives.iter().zip(keys[i]);
                 let metrics = metrics.map(|(o, &k)| (o.metric.clone(), o.direction.key(k)));
-                (&self.population[i].0, metrics.collect())
+                (&within[i].sample, metrics.collect())
             })
             .collect()
     }
 
-    /// Rank (front number) and crowding distance of every individual.
+    /// Rank (front number) and crowding distance of every individual, by constrained
+    /// domination: the fronts of the individuals within the budget, then one front per
+    /// violation, smallest first.
     fn ranking(&self) -> Vec<(usize, f64)> {
-        let keys: Vec<&[f64]> = self.population.iter().map(|(_, k)| k.as_slice()).collect();
-        let mut ranking = vec![(0, 0.0); keys.len()];
-        for (rank, front) in non_dominated_sort(&keys).iter().enumerate() {
+        let (within, outside): (Vec<usize>, Vec<usize>) =
+            (0..self.population.len()).partition(|&i| self.population[i].violation == 0.0);
+        let keys: Vec<&[f64]> = within
+            .iter()
+            .map(|&i| self.population[i].keys.as_slice())
+            .collect();
+        let mut ranking = vec![(0, 0.0); self.population.len()];
+        let fronts = non_dominated_sort(&keys);
+        for (rank, front) in fronts.iter().enumerate() {
             for (&i, d) in front.iter().zip(crowding_distance(&keys, front)) {
-                ranking[i] = (rank, d);
+                ranking[within[i]] = (rank, d);
             }
+        }
+        let mut outside = outside;
+        outside.sort_by(|&a, &b| {
+            let violation = |i: usize| self.population[i].violation;
+            violation(a).total_cmp(&violation(b))
+        });
+        let mut rank = fronts.len();
+        for (k, &i) in outside.iter().enumerate() {
+            if k > 0 && self.population[outside[k - 1]].violation < self.population[i].violation {
+                rank += 1;
+            }
+            ranking[i] = (rank, 0.0);
         }
         ranking
     }
@@ -197,14 +239,14 @@ impl Strategy for ParetoEvolution {
             let first = self.binary_tournament(&ranking);
             let second = self.binary_tournament(&ranking);
             let both = self.rng.random_bool(self.config.crossover_prob);
-            let indices = |i: usize| space.indices(&self.population[i].0);
+            let indices = |i: usize| space.indices(&self.population[i].sample);
             Some((
                 indices(first)?,
                 if both { Some(indices(second)?) } else { None },
             ))
         };
         let mutation_prob = self.config.mutation_prob;
-        let sample = propose(space, &mut self.seen, true, &mut self.rng, |rng| {
+        let sample = self.proposer.bred(space, true, &mut self.rng, |rng| {
             breed(space, &parents, mutation_prob, rng)
         })?;
         if sample.is_some() {
@@ -214,10 +256,31 @@ impl Strategy for ParetoEvolution {
     }
 
     fn tell(&mut self, sample: &Sample, result: &TrialResult) {
-        let Some(keys) = objective_keys(&self.config.objectives, &result.metrics) else {
+        // A sample told without any metric (discarded, failed) has nothing to learn from.
+        if result.metrics.is_empty() {
             return;
+        }
+        let violation = match result.status {
+            Status::Invalid => self.proposer.guide.violation(sample),
+            Status::Ok | Status::Failed => 0.0,
         };
-        self.population.push((sample.clone(), keys));
+        let keys = if violation > 0.0 {
+            // A penalised sample: what the penalty says, and nothing better than any other.
+            let objectives = self.config.objectives.iter();
+            objectives
+                .map(|o| o.key(&result.metrics).unwrap_or(f64::NEG_INFINITY))
+                .collect()
+        } else {
+            match objective_keys(&self.config.objectives, &result.metrics) {
+                Some(keys) => keys,
+                None => return,
+            }
+        };
+        self.population.push(Individual {
+            sample: sample.clone(),
+            keys,
+            violation,
+        });
         if self.population.len() > self.config.population_size {
             let ranking = self.ranking();
             let worst = (0..ranking.len())
@@ -231,17 +294,26 @@ impl Strategy for ParetoEvolution {
         }
     }
 
+    fn guide(&mut self, guide: Guide) {
+        self.proposer.guide = guide;
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        self.proposer.take_notes()
+    }
+
     fn save(&self) -> Result<serde_json::Value, StrategyError> {
         save_state(self)
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let restored: ParetoEvolution = load_state(state)?;
+        let mut restored: ParetoEvolution = load_state(state)?;
         if restored.config != self.config {
             return Err(StrategyError::State(
                 "the saved search was run with other settings".into(),
             ));
         }
+        restored.proposer = self.proposer.restored(restored.proposer);
         *self = restored;
         Ok(())
     }
@@ -279,6 +351,64 @@ mod tests {
         let d = crowding_distance(&keys, &[0, 1, 2, 3]);
         assert!(d[0].is_infinite() && d[3].is_infinite());
         assert!((d[1] - 4.0 / 3.0).abs() < 1e-12 && (d[2] - 4.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn penalised_samples_rank_by_constrained_domination() {
+        use crate::{Bound, Guide};
+        use hwnas_profiler::{Costs, from_fn};
+        use hwnas_space::Choice;
+
+        let space = SearchSpace::new(vec![Choice::new("w", [1, 2, 3, 4, 5])], vec![]).unwrap();
+        let width = |s: &Sample| s.get("w").unwrap().as_f64().unwrap();
+        let costs = Costs::new().with("flops", from_fn(move |s: &Sample| Ok(width(s))));
+        let bound = Bound {
+            metric: "flops".into(),
+            min: None,
+            max: Some(2.0),
+        };
+        let mut pareto = ParetoConfig {
+            objectives: vec![
+                Objective::maximize("accuracy"),
+                Objective::minimize("flops"),
+            ],
+            ..Default::default()
+        }
+        .init()
+        .unwrap();
+        pareto.guide(Guide::new(&costs).with_bounds(vec![bound]).penalised(true));
+        let at = |w: usize| space.sample_at(&[w - 1]);
+        let penalty = TrialResult {
+            status: Status::Invalid,
+            metrics: Metrics::from([("accuracy".into(), 0.0)]),
+        };
+        let within = |accuracy: f64, flops: f64| {
+            TrialResult::ok(Metrics::from([
+                ("accuracy".into(), accuracy),
+                ("flops".into(), flops),
+            ]))
+        };
+        // Outside the budget: 5 is 150 % over it, 3 is 50 % over. Within it, 1 and 2 are both on
+        // the front (2 is more accurate at twice the cost).
+        pareto.tell(&at(5), &penalty);
+        pareto.tell(&at(1), &within(0.5, 1.0));
+        pareto.tell(&at(3), &penalty);
+        pareto.tell(&at(2), &within(0.9, 2.0));
+        let ranking = pareto.ranking();
+        let rank_of = |w: i64| {
+            let i = pareto
+                .population
+                .iter()
+                .position(|ind| ind.sample.get("w").unwrap().as_i64() == Some(w))
+                .unwrap();
+            ranking[i].0
+        };
+        assert_eq!((rank_of(1), rank_of(2)), (0, 0));
+        assert_eq!((rank_of(3), rank_of(5)), (1, 2));
+        assert_eq!(pareto.front().len(), 2);
+        // A sample told without metrics (discarded) is not kept.
+        pareto.tell(&at(4), &TrialResult::invalid());
+        assert_eq!(pareto.population.len(), 4);
     }
 
     #[test]

@@ -1,21 +1,20 @@
 use hwnas_space::{Sample, SearchSpace};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
-use crate::{Proposal, Strategy, StrategyError, TrialResult};
+use crate::variation::Proposer;
+use crate::{Guide, Proposal, Strategy, StrategyError, TrialResult};
 
-/// Consecutive duplicates after which a deduplicating sampler calls the space exhausted.
-pub(crate) const MAX_DUPLICATE_DRAWS: usize = 10_000;
-
-/// Uniform random sampling, seeded; by default a sample is never proposed twice.
+/// Uniform random sampling, seeded; by default a sample is never proposed twice. With a
+/// [`Guide`] that knows the budget, uniform over the admissible samples.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Random {
     rng: Xoshiro256PlusPlus,
     dedup: bool,
-    seen: FxHashSet<u64>,
+    #[serde(flatten)]
+    proposer: Proposer,
 }
 
 impl Random {
@@ -24,7 +23,7 @@ impl Random {
         Self {
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             dedup: true,
-            seen: FxHashSet::default(),
+            proposer: Proposer::default(),
         }
     }
 
@@ -43,32 +42,31 @@ impl Default for Random {
 
 impl Strategy for Random {
     fn ask(&mut self, space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
-        if !self.dedup {
-            return Ok(Some(Proposal::evaluate(
-                space.random_sample(&mut self.rng)?,
-            )));
-        }
-        if self.seen.len() as f64 >= space.size() {
+        if self.dedup && self.proposer.n_seen() as f64 >= space.size() {
             return Ok(None);
         }
-        for _ in 0..MAX_DUPLICATE_DRAWS {
-            let indices = space.random_indices(&mut self.rng)?;
-            if self.seen.insert(space.sample_hash(&indices)) {
-                return Ok(Some(Proposal::evaluate(space.sample_at(&indices))));
-            }
-        }
-        // Every draw in a long run was a duplicate: what constraints leave of the space is spent.
-        Ok(None)
+        // `None`: every draw in a long run was a duplicate, what the constraints and the budget
+        // leave of the space is spent.
+        let sample = self
+            .proposer
+            .random_sample(space, self.dedup, &mut self.rng)?;
+        Ok(sample.map(Proposal::evaluate))
     }
 
     fn tell(&mut self, _sample: &Sample, _result: &TrialResult) {}
+
+    fn guide(&mut self, guide: Guide) {
+        self.proposer.guide = guide;
+    }
 
     fn save(&self) -> Result<serde_json::Value, StrategyError> {
         save_state(self)
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        *self = load_state(state)?;
+        let mut restored: Random = load_state(state)?;
+        restored.proposer = self.proposer.restored(restored.proposer);
+        *self = restored;
         Ok(())
     }
 }

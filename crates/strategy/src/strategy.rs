@@ -1,6 +1,6 @@
 use hwnas_space::{Sample, SearchSpace, SpaceError};
 
-use crate::{Decision, Proposal, TrialResult};
+use crate::{Decision, Guide, Proposal, TrialResult};
 
 /// Why a strategy could not propose.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,17 @@ pub enum StrategyError {
         middleware: &'static str,
         /// How many consecutive proposals it rejected.
         rejected: usize,
+    },
+    /// No sample the strategy drew fits the budget.
+    #[error(
+        "none of {draws} samples tried fits the budget ({budget}): it admits (almost) nothing \
+         in this space; loosen it"
+    )]
+    Infeasible {
+        /// The budget's bounds.
+        budget: String,
+        /// How many samples were tried.
+        draws: usize,
     },
     /// A saved state does not fit this strategy.
     #[error("cannot restore the strategy state: {0}")]
@@ -53,6 +64,20 @@ pub trait Strategy: Send {
         Decision::Continue
     }
 
+    /// What the strategy may know of a sample before training it: costs read from tables and,
+    /// where the budget bounds only those, which samples it admits. A strategy that uses it
+    /// proposes only admissible samples; the default ignores it. The guide is not part of the
+    /// saved state: `restore` keeps the one given.
+    fn guide(&mut self, guide: Guide) {
+        let _ = guide;
+    }
+
+    /// Notes on how the last proposals were made that a log should keep (a mutation that found
+    /// no admissible child and fell back to a random sample), taken once.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The state, as JSON.
     fn save(&self) -> Result<serde_json::Value, StrategyError>;
 
@@ -71,6 +96,14 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
 
     fn intermediate(&mut self, trial_id: u64, step: usize, value: f64) -> Decision {
         (**self).intermediate(trial_id, step, value)
+    }
+
+    fn guide(&mut self, guide: Guide) {
+        (**self).guide(guide)
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        (**self).take_notes()
     }
 
     fn save(&self) -> Result<serde_json::Value, StrategyError> {

@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 
+use hwnas_profiler::{Costs, from_fn};
 use hwnas_space::{Choice, Constraint, Sample, SearchSpace};
 use hwnas_strategy::pareto::{dominates, objective_keys};
 use hwnas_strategy::{
-    EvolutionConfig, GridSearch, Metrics, Objective, ParetoConfig, Proposal, Random, Strategy,
-    TrialResult,
+    Bound, EvolutionConfig, GridSearch, Guide, Metrics, Objective, ParetoConfig, Proposal, Random,
+    Strategy, StrategyConfig, StrategyError, StrategyName, TrialResult,
 };
 
 fn small_space() -> SearchSpace {
@@ -136,6 +137,10 @@ fn strategies_are_reproducible_and_resume_from_saved_state() {
                 .unwrap(),
             )
         }),
+        ("local", || named(StrategyName::Local, 11)),
+        ("tpe", || named(StrategyName::Tpe, 11)),
+        ("reinforce", || named(StrategyName::Reinforce, 11)),
+        ("guided", || named(StrategyName::Guided, 11)),
     ];
     for (name, build) in strategies {
         let straight = run(&mut *build(), &space, 40);
@@ -147,6 +152,138 @@ fn strategies_are_reproducible_and_resume_from_saved_state() {
         assert_eq!(straight, resumed, "{name}");
         assert_eq!(distinct(&straight), 40, "{name}");
     }
+}
+
+fn named(name: StrategyName, seed: u64) -> Box<dyn Strategy> {
+    StrategyConfig::named(name, seed)
+        .with_population(10, 3, 0.05)
+        .init()
+        .unwrap()
+}
+
+/// What the guide of the wide space prices: `flops` as [`evaluate`] reports it, and `params`,
+/// the sum of every value (the score: the prior of the guided search agrees with it).
+fn wide_costs() -> Costs {
+    let sum = |n: usize| {
+        from_fn(move |sample: &Sample| {
+            Ok(sample
+                .iter()
+                .take(n)
+                .map(|(_, v)| v.as_f64().unwrap())
+                .sum())
+        })
+    };
+    Costs::new()
+        .with("flops", sum(10))
+        .with("params", sum(20))
+        .with("live_params", sum(20))
+}
+
+fn flops_at_most(limit: f64) -> Guide {
+    let bound = Bound {
+        metric: "flops".into(),
+        min: None,
+        max: Some(limit),
+    };
+    Guide::new(&wide_costs()).with_bounds(vec![bound])
+}
+
+#[test]
+fn strategies_with_a_guide_propose_only_admissible_samples_and_resume() {
+    let space = wide_space();
+    // At most 6 of a possible 30: about one sample in 4,000 is admissible, so a strategy that
+    // did not ask the guide would propose mostly inadmissible samples.
+    for name in StrategyName::ALL {
+        for seed in 0..4 {
+            let build = || {
+                let mut strategy = named(name, seed);
+                strategy.guide(flops_at_most(6.0));
+                strategy
+            };
+            let straight = run(&mut *build(), &space, 40);
+            assert_eq!(straight.len(), 40, "{name}");
+            for sample in &straight {
+                let flops = evaluate(sample).metrics["flops"];
+                assert!(
+                    flops <= 6.0,
+                    "{name} seed {seed} proposed {flops} flops: {sample}"
+                );
+            }
+            let mut first = build();
+            let mut resumed = run(&mut *first, &space, 25);
+            let mut second = build();
+            second.restore(first.save().unwrap()).unwrap();
+            resumed.extend(run(&mut *second, &space, 15));
+            assert_eq!(straight, resumed, "{name} seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn strategies_say_when_the_budget_admits_nothing() {
+    let space = wide_space();
+    for name in StrategyName::ALL {
+        let mut strategy = named(name, 0);
+        strategy.guide(flops_at_most(-1.0));
+        match strategy.ask(&space) {
+            Err(error @ StrategyError::Infeasible { .. }) => {
+                assert!(error.to_string().contains("flops <= -1"), "{name}: {error}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn evolution_notes_a_fall_back_to_random_sampling() {
+    // A population of one that never mutates breeds only its parent: after the bounded tries
+    // the child is a random sample, and the note says so.
+    let space = wide_space();
+    let config = EvolutionConfig {
+        population_size: 1,
+        sample_size: 1,
+        mutation_prob: 0.0,
+        ..Default::default()
+    };
+    let mut evolution = config.init().unwrap();
+    let proposed = run(&mut evolution, &space, 3);
+    assert_eq!(distinct(&proposed), 3);
+    let notes = evolution.take_notes();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("a random sample instead"), "{notes:?}");
+    assert!(evolution.take_notes().is_empty());
+}
+
+#[test]
+fn new_strategies_beat_random_on_a_smooth_objective() {
+    let space = wide_space();
+    let best = |samples: Vec<Sample>| samples.iter().map(score).fold(f64::MIN, f64::max);
+    for name in [
+        StrategyName::Local,
+        StrategyName::Tpe,
+        StrategyName::Reinforce,
+        StrategyName::Guided,
+    ] {
+        let (mut wins, seeds) = (0u64, 5);
+        for seed in 0..seeds {
+            let mut strategy = named(name, seed);
+            strategy.guide(Guide::new(&wide_costs()));
+            let found = best(run(&mut *strategy, &space, 150));
+            let random = best(run(&mut Random::new(seed), &space, 150));
+            wins += u64::from(found > random);
+        }
+        assert_eq!(wins, seeds, "{name} beat random in {wins} of {seeds} seeds");
+    }
+}
+
+#[test]
+fn strategy_names_read_back() {
+    for name in StrategyName::ALL {
+        assert_eq!(name.name().parse::<StrategyName>().unwrap(), name);
+        assert_eq!(StrategyConfig::named(name, 3).name(), name.name());
+    }
+    let error = "annealing".parse::<StrategyName>().unwrap_err().to_string();
+    assert!(error.contains("guided, evolution, random"), "{error}");
 }
 
 #[test]

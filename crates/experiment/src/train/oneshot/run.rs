@@ -423,6 +423,7 @@ impl<'a> OneShotRun<'a> {
                 seed: self.config.oneshot.seed,
                 started_at,
                 duration_s: clock.elapsed().as_secs_f64(),
+                notes: Vec::new(),
                 slurm_job_id: None,
             },
         )?;

@@ -31,7 +31,7 @@ pub struct Welch {
 /// neither varies.
 ///
 /// ```
-/// use hwnas_experiment::welch_t_test;
+/// use hwnas_benchmark::stats::welch_t_test;
 ///
 /// let a = [0.91, 0.93, 0.92, 0.94, 0.93];
 /// let b = [0.88, 0.89, 0.90, 0.87, 0.89];

@@ -1,0 +1,85 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use hwnas_space::{ModelSpace, Sample};
+
+use crate::{CountOptions, Counts, ProfileError, Profiler, count_live};
+
+/// FLOPs and parameters of the layers a network's output depends on ([`count_live`]), for any
+/// sample of a space: the network is resolved and walked once per sample, then remembered
+/// (clones share what they remember), so a search that meets the same samples again (a
+/// strategy scoring neighbours) pays once.
+///
+/// Where a space's cells can cut an operation off with zero edges (NAS-Bench-201), the counts
+/// of [`CountProfiler`](crate::CountProfiler) include it, since it runs; these do not, since
+/// it changes nothing: they are the capacity a prior over accuracy should read.
+///
+/// ```
+/// use hwnas_profiler::{CountOptions, CountProfiler, LiveCountProfiler, Profiler};
+/// use hwnas_space::{Sample, hub};
+///
+/// let space = hub::space("nasbench201")?;
+/// let live = LiveCountProfiler::new(&space, CountOptions::default());
+/// let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+/// // Node 1 gets a 3x3 convolution from the input but feeds nothing: it runs, it changes
+/// // nothing.
+/// let mut cut = Sample::new();
+/// for (edge, op) in [("0_1", "conv_3x3"), ("0_2", "none"), ("1_2", "none"), ("0_3", "skip_connect"),
+///                    ("1_3", "none"), ("2_3", "none")] {
+///     cut.insert(format!("cell/{edge}"), op);
+/// }
+/// assert!(live.params().profile(&cut)? < counts.num_params().profile(&cut)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct LiveCountProfiler {
+    space: ModelSpace,
+    options: CountOptions,
+    known: Arc<Mutex<HashMap<u64, Counts>>>,
+}
+
+/// Samples remembered before the memory starts over.
+const MAX_KNOWN: usize = 1 << 20;
+
+impl LiveCountProfiler {
+    /// The live counts of `space`'s samples at its input.
+    pub fn new(space: &ModelSpace, options: CountOptions) -> Self {
+        LiveCountProfiler {
+            space: space.clone(),
+            options,
+            known: Arc::default(),
+        }
+    }
+
+    /// The live counts of `sample`.
+    pub fn counts(&self, sample: &Sample) -> Result<Counts, ProfileError> {
+        let indices = self.space.search_space().indices(sample)?;
+        let key = self.space.search_space().sample_hash(&indices);
+        if let Some(counts) = lock(&self.known).get(&key) {
+            return Ok(*counts);
+        }
+        let counts = count_live(&self.space.resolve_indices(&indices)?, self.options)?;
+        let mut known = lock(&self.known);
+        if known.len() >= MAX_KNOWN {
+            known.clear();
+        }
+        known.insert(key, counts);
+        Ok(counts)
+    }
+
+    /// The live FLOPs as a profiler.
+    pub fn flops(&self) -> impl Profiler + use<> {
+        let live = self.clone();
+        crate::from_fn(move |sample: &Sample| Ok(live.counts(sample)?.flops as f64))
+    }
+
+    /// The live parameters as a profiler.
+    pub fn params(&self) -> impl Profiler + use<> {
+        let live = self.clone();
+        crate::from_fn(move |sample: &Sample| Ok(live.counts(sample)?.params as f64))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

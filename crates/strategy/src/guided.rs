@@ -1,0 +1,333 @@
+use hwnas_space::{Sample, SearchSpace, metric};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::{load_state, save_state};
+use crate::surrogate::{RidgeEnsemble, poisson_one};
+use crate::variation::{Proposer, Told, neighbours};
+use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
+
+/// Settings of [`Guided`]. The defaults were chosen on NAS-Bench-201 under device budgets
+/// (`hwnas bench compare`, figures in `docs/results.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuidedConfig {
+    /// The metric to improve.
+    pub objective: Objective,
+    /// The cheap scores the prior prefers, each a cost the search reads from a table, and which
+    /// way (default: more parameters of the layers the output depends on, `live_params`: under
+    /// a budget the best networks spend it, on operations that count). They are also features of
+    /// the surrogate, which learns how much they matter.
+    pub prior: Vec<Objective>,
+    /// Results before the surrogate proposes; until then each proposal is the best of
+    /// `prior_draws` admissible random samples by the prior.
+    pub n_startup: usize,
+    /// Admissible random samples the prior chooses among.
+    pub prior_draws: usize,
+    /// Best results whose one-edit neighbours are candidates.
+    pub n_parents: usize,
+    /// Admissible random samples among the candidates besides the neighbours.
+    pub n_random: usize,
+    /// Bootstrap members of the surrogate.
+    pub n_members: usize,
+    /// Penalty of the surrogate's ridge regressions.
+    pub ridge: f64,
+    /// Seed of the random number generator.
+    pub seed: u64,
+}
+
+impl Default for GuidedConfig {
+    fn default() -> Self {
+        GuidedConfig {
+            objective: Objective::default(),
+            prior: vec![Objective::maximize(metric::LIVE_PARAMS)],
+            n_startup: 10,
+            prior_draws: 20,
+            n_parents: 5,
+            n_random: 30,
+            n_members: 5,
+            ridge: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl GuidedConfig {
+    /// Builds the strategy, checking the settings.
+    pub fn init(self) -> Result<Guided, StrategyError> {
+        if self.prior_draws == 0 || self.n_members == 0 || self.n_parents + self.n_random == 0 {
+            return Err(StrategyError::Config(
+                "a guided search needs prior draws, surrogate members and candidates".into(),
+            ));
+        }
+        if !(self.ridge > 0.0 && self.ridge.is_finite()) {
+            return Err(StrategyError::Config(format!(
+                "the ridge penalty must be a positive number, not {}",
+                self.ridge
+            )));
+        }
+        Ok(Guided {
+            rng: Xoshiro256PlusPlus::seed_from_u64(self.seed),
+            config: self,
+            history: Vec::new(),
+            told: Vec::new(),
+            proposer: Proposer::default(),
+            surrogate: None,
+            known: FxHashMap::default(),
+        })
+    }
+}
+
+/// Guided search: what is known before training steers it, and what the trials teach refines it.
+///
+/// - **Prior.** Until `n_startup` results, each proposal is the admissible random sample with
+///   the best prior score among `prior_draws` (by default the most parameters: under a budget
+///   the most accurate networks are those that spend it).
+/// - **Surrogate.** Then an ensemble of ridge regressions on bootstraps of the results predicts
+///   the objective from a one-hot encoding of the choices and the log of each prior cost; the
+///   candidates are the one-edit neighbours of the best `n_parents` results and `n_random`
+///   admissible random samples, and the one a randomly drawn member predicts best is proposed
+///   (Thompson sampling, as BANANAS does with its ensemble).
+///
+/// Only admissible samples are proposed when the guide knows the budget, none twice, and no
+/// accuracy is read before its sample is evaluated as a trial.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Guided {
+    config: GuidedConfig,
+    rng: Xoshiro256PlusPlus,
+    /// Results: choice indices, objective key (larger is better), and how many times each
+    /// surrogate member counts it.
+    history: Vec<Observation>,
+    told: Vec<Told>,
+    #[serde(flatten)]
+    proposer: Proposer,
+    /// Rebuilt from `history` after a restore.
+    #[serde(skip)]
+    surrogate: Option<RidgeEnsemble>,
+    /// What the guide said of each candidate met, by sample hash: admissible, and its prior
+    /// costs' logs (pricing is the cost of a proposal; neighbours recur).
+    #[serde(skip)]
+    known: FxHashMap<u64, Option<Vec<f64>>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Observation {
+    indices: Vec<usize>,
+    key: f64,
+    weights: Vec<u32>,
+}
+
+/// Candidates remembered before the cache starts over.
+const MAX_KNOWN: usize = 1 << 20;
+
+impl Guided {
+    /// The logs of the prior costs of `indices` when admissible, from the cache or the guide.
+    fn priced(&mut self, space: &SearchSpace, hash: u64, indices: &[usize]) -> Option<Vec<f64>> {
+        if let Some(known) = self.known.get(&hash) {
+            return known.clone();
+        }
+        let priced = if self.proposer.guide.admits_indices(space, indices) {
+            let sample = space.sample_at(indices);
+            let guide = &self.proposer.guide;
+            Some(
+                self.config
+                    .prior
+                    .iter()
+                    .map(|o| {
+                        guide
+                            .cost(&sample, &o.metric)
+                            .map_or(0.0, |c| c.max(1e-12).ln())
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        if self.known.len() >= MAX_KNOWN {
+            self.known.clear();
+        }
+        self.known.insert(hash, priced.clone());
+        priced
+    }
+
+    fn prior_score(&self, costs: &[f64]) -> f64 {
+        self.config
+            .prior
+            .iter()
+            .zip(costs)
+            .map(|(o, &c)| o.direction.key(c))
+            .sum()
+    }
+
+    /// One-hot choices, then the prior costs' logs.
+    fn features(space: &SearchSpace, indices: &[usize], costs: &[f64]) -> Vec<f64> {
+        let mut x = Vec::with_capacity(costs.len() + 16 * indices.len());
+        for (choice, &at) in space.choices().iter().zip(indices) {
+            let start = x.len();
+            x.resize(start + choice.len(), 0.0);
+            x[start + at] = 1.0;
+        }
+        x.extend_from_slice(costs);
+        x
+    }
+
+    fn dim(&self, space: &SearchSpace) -> usize {
+        space.choices().iter().map(|c| c.len()).sum::<usize>() + self.config.prior.len()
+    }
+
+    /// Takes in the results told since the last `ask`, and rebuilds the surrogate after a
+    /// restore.
+    fn learn(&mut self, space: &SearchSpace) -> Result<(), StrategyError> {
+        if self.surrogate.is_none() {
+            let mut surrogate =
+                RidgeEnsemble::new(self.dim(space), self.config.n_members, self.config.ridge);
+            for observation in self.history.clone() {
+                let x = self.encode(space, &observation.indices);
+                surrogate.add(&x, observation.key, &observation.weights);
+            }
+            self.surrogate = Some(surrogate);
+        }
+        for (sample, key) in std::mem::take(&mut self.told) {
+            let indices = space.indices(&sample)?;
+            let weights: Vec<u32> = (0..self.config.n_members)
+                .map(|_| poisson_one(&mut self.rng))
+                .collect();
+            let x = self.encode(space, &indices);
+            if let Some(surrogate) = &mut self.surrogate {
+                surrogate.add(&x, key, &weights);
+            }
+            self.history.push(Observation {
+                indices,
+                key,
+                weights,
+            });
+        }
+        Ok(())
+    }
+
+    /// The features of an evaluated sample (priced even when outside the budget: a penalised
+    /// sample is learned from too).
+    fn encode(&self, space: &SearchSpace, indices: &[usize]) -> Vec<f64> {
+        let sample = space.sample_at(indices);
+        let guide = &self.proposer.guide;
+        let costs: Vec<f64> = self
+            .config
+            .prior
+            .iter()
+            .map(|o| {
+                guide
+                    .cost(&sample, &o.metric)
+                    .map_or(0.0, |c| c.max(1e-12).ln())
+            })
+            .collect();
+        Self::features(space, indices, &costs)
+    }
+
+    /// The best of `prior_draws` admissible new samples by the prior.
+    fn propose_by_prior(
+        &mut self,
+        space: &SearchSpace,
+    ) -> Result<Option<Vec<usize>>, StrategyError> {
+        let mut best: Option<(f64, Vec<usize>)> = None;
+        for _ in 0..self.config.prior_draws {
+            let proposer = &self.proposer;
+            let drawn = proposer.guide.draw(space, &mut self.rng, |indices| {
+                !proposer.has_seen(space, indices)
+            })?;
+            let Some(indices) = drawn else { break };
+            let hash = space.sample_hash(&indices);
+            let Some(costs) = self.priced(space, hash, &indices) else {
+                continue;
+            };
+            let score = self.prior_score(&costs);
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, indices));
+            }
+        }
+        Ok(best.map(|(_, indices)| indices))
+    }
+
+    /// The candidate a surrogate member predicts best.
+    fn propose_by_surrogate(
+        &mut self,
+        space: &SearchSpace,
+    ) -> Result<Option<Vec<usize>>, StrategyError> {
+        let Some(model) = self.surrogate.as_ref().and_then(|s| s.draw(&mut self.rng)) else {
+            return self.propose_by_prior(space);
+        };
+        let mut order: Vec<usize> = (0..self.history.len()).collect();
+        order.sort_by(|&a, &b| self.history[b].key.total_cmp(&self.history[a].key));
+        let mut candidates: Vec<Vec<usize>> = order
+            .iter()
+            .take(self.config.n_parents)
+            .flat_map(|&i| neighbours(space, &self.history[i].indices))
+            .collect();
+        for _ in 0..self.config.n_random {
+            let proposer = &self.proposer;
+            let drawn = proposer.guide.draw(space, &mut self.rng, |indices| {
+                !proposer.has_seen(space, indices)
+            })?;
+            candidates.extend(drawn);
+        }
+        let mut best: Option<(f64, Vec<usize>)> = None;
+        for candidate in candidates {
+            let hash = space.sample_hash(&candidate);
+            if self.proposer.has_seen_hash(hash) {
+                continue;
+            }
+            let Some(costs) = self.priced(space, hash, &candidate) else {
+                continue;
+            };
+            let predicted = model.predict(&Self::features(space, &candidate, &costs));
+            if best.as_ref().is_none_or(|(b, _)| predicted > *b) {
+                best = Some((predicted, candidate));
+            }
+        }
+        Ok(best.map(|(_, indices)| indices))
+    }
+}
+
+impl Strategy for Guided {
+    fn ask(&mut self, space: &SearchSpace) -> Result<Option<Proposal>, StrategyError> {
+        self.learn(space)?;
+        let chosen = if self.history.len() < self.config.n_startup {
+            self.propose_by_prior(space)?
+        } else {
+            self.propose_by_surrogate(space)?
+        };
+        Ok(chosen.map(|indices| {
+            self.proposer.remember(space, &indices);
+            Proposal::evaluate(space.sample_at(&indices))
+        }))
+    }
+
+    fn tell(&mut self, sample: &Sample, result: &TrialResult) {
+        if let Some(key) = self.config.objective.key(&result.metrics) {
+            self.told.push((sample.clone(), key));
+        }
+    }
+
+    fn guide(&mut self, guide: Guide) {
+        self.proposer.guide = guide;
+        // Admissibility and costs came from the old guide.
+        self.known.clear();
+    }
+
+    fn save(&self) -> Result<serde_json::Value, StrategyError> {
+        save_state(self)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
+        let mut restored: Guided = load_state(state)?;
+        if restored.config != self.config {
+            return Err(StrategyError::State(
+                "the saved guided search was run with other settings".into(),
+            ));
+        }
+        restored.proposer = self.proposer.restored(restored.proposer);
+        restored.known = std::mem::take(&mut self.known);
+        *self = restored;
+        Ok(())
+    }
+}
