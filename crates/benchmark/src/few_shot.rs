@@ -45,6 +45,18 @@ pub struct HeldOut {
     pub models: BTreeMap<String, usize>,
 }
 
+/// A device's latency of every cell as a fit from a few of them predicts it
+/// ([`NasBench201::fitted_latencies`]).
+#[derive(Debug, Clone)]
+pub struct FittedLatencies {
+    /// The cells measured, ascending.
+    pub measured: Vec<usize>,
+    /// The prediction per cell, ms.
+    pub predicted: Vec<f64>,
+    /// The fit, with its leave-one-out accuracy over the measured cells.
+    pub fit: LatencyFit,
+}
+
 /// One fit of one held-out device.
 struct Draw {
     device: usize,
@@ -167,28 +179,30 @@ impl NasBench201 {
 
     /// The latency of every cell on `device` as a table fitted from `k` of its cells drawn at
     /// random (seeded) would predict it, the other devices as references: what a user who
-    /// measured `k` cells of a new device gets from `hwnas latency fit`. Returns the measured
-    /// indices (ascending) and the prediction per index.
+    /// measured `k` cells of a new device gets from `hwnas latency fit`.
     pub fn fitted_latencies(
         &self,
         device: &Device,
         k: usize,
         seed: u64,
-    ) -> Result<(Vec<usize>, Vec<f64>), BenchmarkError> {
+    ) -> Result<FittedLatencies, BenchmarkError> {
         let features = CellFeatures::new(self)?;
-        let (chosen, predicted, _) = self.fitted_with(&features, device, k, seed)?;
-        Ok((chosen, predicted))
+        let (measured, predicted, fit) = self.fitted_with(&features, device, k, seed)?;
+        Ok(FittedLatencies {
+            measured,
+            predicted,
+            fit,
+        })
     }
 
-    /// [`fitted_latencies`](Self::fitted_latencies) with the features computed once, and the
-    /// model the fit chose.
+    /// [`fitted_latencies`](Self::fitted_latencies) with the features computed once.
     fn fitted_with(
         &self,
         features: &CellFeatures,
         device: &Device,
         k: usize,
         seed: u64,
-    ) -> Result<(Vec<usize>, Vec<f64>, String), BenchmarkError> {
+    ) -> Result<(Vec<usize>, Vec<f64>, LatencyFit), BenchmarkError> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut chosen = rand::seq::index::sample(&mut rng, self.len(), k).into_vec();
         chosen.sort_unstable();
@@ -211,7 +225,7 @@ impl NasBench201 {
                 })
             })
             .collect();
-        Ok((chosen, predicted, fit.model))
+        Ok((chosen, predicted, fit))
     }
 
     /// Leave one device out: for each device and each `k`, `draws` times, measure `k` random
@@ -241,7 +255,7 @@ impl NasBench201 {
             .map(|&(d, k, draw)| {
                 let device = &self.devices()[d];
                 let seed = seed ^ (d as u64) << 40 ^ (k as u64) << 20 ^ draw as u64;
-                let (chosen, every, model) = self.fitted_with(&features, device, k, seed)?;
+                let (chosen, every, fit) = self.fitted_with(&features, device, k, seed)?;
                 let (mut predicted, mut truth, mut flops) = (Vec::new(), Vec::new(), Vec::new());
                 let mut next = chosen.iter().peekable();
                 for (index, &prediction) in every.iter().enumerate() {
@@ -266,7 +280,7 @@ impl NasBench201 {
                     kendall: kendall_tau(&predicted, &truth),
                     within_10_percent: within,
                     flops_spearman: spearman_rho(&flops, &truth),
-                    model,
+                    model: fit.model,
                 })
             })
             .collect::<Result<Vec<_>, BenchmarkError>>()?;

@@ -31,7 +31,7 @@ pub mod stats;
 pub mod study;
 
 pub use device::{Device, DeviceKind, Origin};
-pub use few_shot::{HELP_SPEARMAN_10, HeldOut};
+pub use few_shot::{FittedLatencies, HELP_SPEARMAN_10, HeldOut};
 pub use landscape::Landscape;
 pub use nasbench201::{Dataset, DeviceLatency, NasBench201};
 pub use pack::{PACKED_NASBENCH201, pack_nasbench201};

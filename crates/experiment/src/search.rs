@@ -133,6 +133,12 @@ pub struct SearchConfig {
     pub keep_weights: usize,
     /// The metric that ranks trials.
     pub objective: Objective,
+    /// A share by which the latency budget is shrunk when samples are judged against it (`0.05`:
+    /// a predicted latency must be at most the budget / 1.05), so that a prediction's error does
+    /// not carry the chosen network over the budget on the device. Trial records keep the
+    /// prediction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_margin: Option<f64>,
     /// A soft target on a cost (MnasNet's reward, recorded per trial as `reward`); the
     /// objective and the strategy's then name `reward`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +175,7 @@ impl SearchConfig {
             executor: ExecutorConfig::Threads,
             keep_weights: 0,
             objective: Objective::maximize(metric::ACCURACY),
+            latency_margin: None,
             target: None,
         }
     }
@@ -190,6 +197,13 @@ impl SearchConfig {
             return invalid(
                 "a latency budget needs latency: measured on the device, or a table".into(),
             );
+        }
+        if let Some(margin) = self.latency_margin
+            && !(margin.is_finite() && margin >= 0.0)
+        {
+            return invalid(format!(
+                "the latency margin must be a share of at least 0, not {margin}"
+            ));
         }
         if let Some(target) = &self.target {
             target.validate().map_err(ExperimentError::Config)?;
@@ -270,13 +284,13 @@ impl SearchConfig {
     /// (priced through `costs`), median stopping, repeats.
     pub fn strategy(&self, space: &ModelSpace, costs: &Costs) -> Result<Chain, ExperimentError> {
         let mut strategy = self.strategy.init()?;
-        strategy.guide(self.budget.guide(costs));
+        strategy.guide(self.judged_budget().guide(costs));
         let mut chain = Chain::new(strategy);
         if self.dedup {
             chain = chain.then(Deduplication::per_network(space.clone()));
         }
         if !self.budget.is_unbounded() {
-            chain = chain.then(self.budget.filter(costs)?);
+            chain = chain.then(self.judged_budget().filter(costs)?);
         }
         if self.median_stop {
             chain = chain.then(MedianStop::new(self.objective.direction));
@@ -298,6 +312,18 @@ impl SearchConfig {
             target: self.target.clone(),
             resume,
         }
+    }
+
+    /// The budget samples are judged against: the budget, its latency bound shrunk by the
+    /// latency margin.
+    pub fn judged_budget(&self) -> Budget {
+        let mut budget = self.budget.clone();
+        if let Some(margin) = self.latency_margin
+            && let Some(limit) = budget.max.get_mut(metric::LATENCY_MS)
+        {
+            *limit /= 1.0 + margin;
+        }
+        budget
     }
 
     /// The experiment in `dir` that evaluates with `evaluator` and records `costs` (which the
@@ -436,7 +462,24 @@ pub(crate) fn differences(saved: &Value, current: &Value, path: &str, out: &mut 
 
 #[cfg(test)]
 mod tests {
-    use super::differences;
+    use super::{SearchConfig, differences};
+    use hwnas_space::metric;
+
+    #[test]
+    fn latency_margin_shrinks_only_the_latency_bound() {
+        let mut config = SearchConfig::new("nasbench201");
+        config.budget = config
+            .budget
+            .max(metric::LATENCY_MS, 10.5)
+            .max(metric::FLOPS, 1e8);
+        assert_eq!(config.judged_budget(), config.budget);
+        config.latency_margin = Some(0.05);
+        let judged = config.judged_budget();
+        assert!((judged.max[metric::LATENCY_MS] - 10.0).abs() < 1e-12);
+        assert_eq!(judged.max[metric::FLOPS], 1e8);
+        config.latency_margin = Some(-0.1);
+        assert!(config.validate().is_err());
+    }
 
     #[test]
     fn differences_name_each_changed_setting() {

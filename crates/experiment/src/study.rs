@@ -87,13 +87,16 @@ pub struct FittedBudget {
 /// For each NAS-Bench-201 device and budget quantile, `seeds` times: fit the device's latency
 /// from `k` random cells with the other devices as references (as `hwnas latency fit` does),
 /// search `trials` trials under the budget on that prediction with the strategy `strategy(seed)`
-/// builds, and read the winner's true latency.
+/// builds, and read the winner's true latency. With `margin`, the search shrinks the budget by
+/// the fit's [`budget_margin`](hwnas_profiler::fit::LatencyFit::budget_margin), as `hwnas
+/// search --table` does with a fitted table.
 pub fn fitted_budget_study(
     dataset: Dataset,
     quantiles: &[f64],
     k: usize,
     seeds: u64,
     trials: usize,
+    margin: bool,
     strategy: impl Fn(u64) -> StrategyConfig + Sync,
 ) -> Result<Vec<FittedBudget>, ExperimentError> {
     let bench = NasBench201::get();
@@ -109,10 +112,11 @@ pub fn fitted_budget_study(
         .map(|&(d, q, seed)| {
             let device = &bench.devices()[d];
             let budget = bench.latency_quantile(device, quantiles[q]);
-            let (_, predicted) = bench
+            let fitted = bench
                 .fitted_latencies(device, k, seed ^ (d as u64) << 32)
                 .map_err(benchmark_error)?;
-            let predicted = std::sync::Arc::new(predicted);
+            let margin = margin.then(|| fitted.fit.budget_margin());
+            let predicted = std::sync::Arc::new(fitted.predicted);
             let costs = counts.clone().with(
                 metric::LATENCY_MS,
                 from_fn(move |sample| {
@@ -127,6 +131,7 @@ pub fn fitted_budget_study(
                 // Priced by the fitted table above; the setting only says latency is priced.
                 latency: Some(LatencySource::Benchmark(device.name.to_string())),
                 budget: Budget::new().max(metric::LATENCY_MS, budget),
+                latency_margin: margin,
                 strategy: strategy(seed),
                 trials,
                 seed,

@@ -36,6 +36,9 @@ pub enum BenchCommand {
     /// Leave one device out: fit each device's latency from a few of its cells with the other
     /// devices as the prior (what `hwnas latency fit nasbench201` does) and rank the rest.
     LatencyFit(LatencyFitArgs),
+    /// A device known from a few measured cells: fit its latency (as `latency-fit`), search
+    /// under a budget on the fit with the default strategy, and read the winner's true latency.
+    FittedSearch(crate::compare::FittedSearchArgs),
     /// How well FLOPs, parameters and a latency table built here rank each device's latency
     /// over all cells (Kendall's tau, Spearman's rho).
     Rank(RankArgs),
@@ -50,6 +53,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Best(args) => best(args),
         // The study has a module of its own.
         BenchCommand::Compare(args) => crate::compare::run(args),
+        BenchCommand::FittedSearch(args) => crate::compare::fitted_search(args),
         BenchCommand::Fronts(args) => fronts(args),
         BenchCommand::Landscape(args) => landscape(args),
         BenchCommand::LatencyFit(args) => latency_fit(args),

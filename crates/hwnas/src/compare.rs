@@ -1,4 +1,5 @@
-//! `hwnas bench compare`: the strategy study on NAS-Bench-201 ([`CompareStudy`]), printed.
+//! The strategy studies on NAS-Bench-201, printed: `hwnas bench compare` ([`CompareStudy`]) and
+//! `hwnas bench fitted-search` ([`fitted_budget_study`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,9 +8,9 @@ use anyhow::Context;
 use clap::Args;
 use hwnas_benchmark::study::{CellOutcome, StudyReport, SummaryRow};
 use hwnas_benchmark::{CompareStudy, Dataset, NasBench201};
-use hwnas_experiment::{Curve, plot_curves, run_study};
+use hwnas_experiment::{Curve, fitted_budget_study, plot_curves, run_study};
 use hwnas_space::metric;
-use hwnas_strategy::{Objective, StrategyConfig};
+use hwnas_strategy::{Objective, StrategyConfig, StrategyName};
 use serde_json::json;
 
 use crate::args::JsonArgs;
@@ -266,5 +267,93 @@ fn print_summary(out: &mut impl Write, rows: &[SummaryRow], baseline: &str) -> a
             row.losses
         )?;
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct FittedSearchArgs {
+    /// The dataset whose test accuracy is maximized.
+    #[arg(long, default_value = "cifar10")]
+    dataset: Dataset,
+    /// Budgets at these quantiles of each device's true latency, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.25,0.5")]
+    quantiles: Vec<f64>,
+    /// Cells measured on the device for each fit.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Searches (each with its own fit) per device and budget.
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    /// Trials per search.
+    #[arg(long, default_value_t = 100)]
+    trials: usize,
+    /// The strategy.
+    #[arg(long, default_value = "guided")]
+    strategy: StrategyName,
+    /// Search under the budget as predicted, without the margin for the fit's error that
+    /// `hwnas search --table` applies.
+    #[arg(long)]
+    no_margin: bool,
+    #[command(flatten)]
+    output: JsonArgs,
+}
+
+pub fn fitted_search(args: &FittedSearchArgs) -> anyhow::Result<()> {
+    if args.seeds == 0 || args.trials == 0 || args.k < 3 {
+        bail_input!("--seeds and --trials need at least one, --k at least 3");
+    }
+    if args.quantiles.iter().any(|q| !(*q > 0.0 && *q <= 1.0)) {
+        bail_input!("--quantiles must be in (0, 1]");
+    }
+    let started = std::time::Instant::now();
+    let rows = fitted_budget_study(
+        args.dataset,
+        &args.quantiles,
+        args.k,
+        args.seeds,
+        args.trials,
+        !args.no_margin,
+        |seed| StrategyConfig::named(args.strategy, seed),
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.output.json {
+        for row in &rows {
+            writeln!(out, "{}", serde_json::to_value(row)?)?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "| device | quantile | budget (ms) | winner within 5 % | mean / worst true latency over budget | regret |"
+    )?;
+    writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+    for row in &rows {
+        writeln!(
+            out,
+            "| {} | {} | {:.3} | {:.0} % | {:.3} / {:.3} | {:.3} |",
+            row.device,
+            row.quantile,
+            row.budget_ms,
+            100.0 * row.within_5_percent,
+            row.mean_ratio,
+            row.worst_ratio,
+            row.regret
+        )?;
+    }
+    let runs: usize = rows.iter().map(|r| r.runs).sum();
+    let within: f64 = rows
+        .iter()
+        .map(|r| r.within_5_percent * r.runs as f64)
+        .sum();
+    let meeting = rows.iter().filter(|r| r.within_5_percent >= 0.9).count();
+    let regret = rows.iter().map(|r| r.regret).sum::<f64>() / rows.len() as f64;
+    writeln!(
+        out,
+        "all: the winner's true latency within 5 % of the budget in {:.1} % of {runs} searches; \
+         {meeting} of {} budgets at 90 % or more; mean regret {regret:.3}; {:.1} s",
+        100.0 * within / runs as f64,
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    )?;
     Ok(())
 }

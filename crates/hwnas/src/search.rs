@@ -10,6 +10,7 @@ use hwnas_experiment::{
     EvaluatorConfig, ExecutorConfig, LatencySource, ProcessConfig, SearchConfig, SlurmConfig, Stop,
     StopReason,
 };
+use hwnas_profiler::LatencyPredictor;
 use hwnas_space::{Metrics, metric};
 use hwnas_strategy::{
     EvolutionConfig, Objective, REWARD, SoftTarget, StrategyConfig, StrategyName,
@@ -63,6 +64,11 @@ pub struct SearchArgs {
     /// has moved since it was built.
     #[arg(long)]
     table: Option<PathBuf>,
+    /// Judge samples against the latency budget shrunk by this share (`0.05`: predicted at most
+    /// budget / 1.05). Default with a fitted `--table`: half its leave-one-out error, so that the
+    /// chosen network stays within the budget on the device; 0 otherwise.
+    #[arg(long)]
+    latency_margin: Option<f64>,
     /// Answer trials from NAS-Bench-201's test accuracies on this dataset instead of training
     /// (`nasbench201` only): cifar10, cifar100 or imagenet16.
     #[arg(long)]
@@ -172,6 +178,15 @@ impl SearchArgs {
             (None, Some(path), _) => Some(LatencySource::Table(path.clone())),
             (None, None, Some(_)) => Some(LatencySource::Measured),
             (None, None, None) => None,
+        };
+        config.latency_margin = match (self.latency_margin, &self.table) {
+            (Some(margin), _) => Some(margin),
+            // An unreadable table is reported when the search loads it.
+            (None, Some(table)) => LatencyPredictor::read_file(table)
+                .ok()
+                .map(|file| file.budget_margin())
+                .filter(|margin| *margin > 0.0),
+            (None, None) => None,
         };
         config.strategy = StrategyConfig::named(self.strategy, self.seed)
             .with_population(

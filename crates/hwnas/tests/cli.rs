@@ -1911,6 +1911,48 @@ fn cli_latency_fit_from_published_devices_and_calibrate_a_drifted_table() {
         assert!((predicted - published).abs() < 1e-4 * published, "{line}");
     }
 
+    // A search on the fitted table judges samples against the budget shrunk by half the fit's
+    // leave-one-out error; an explicit margin replaces it.
+    let mape = table["fitted"]["fit"]["leave_one_out"]["mape_percent"]
+        .as_f64()
+        .unwrap();
+    for (extra, expected) in [
+        (None, Some(0.5 * mape / 100.0).filter(|m| *m > 0.0)),
+        (Some("0.1"), Some(0.1)),
+    ] {
+        let out = dir
+            .path()
+            .join(format!("search-{}", extra.unwrap_or("auto")));
+        let table = path("pixel2.json");
+        let mut args = vec![
+            "search",
+            "nasbench201",
+            "--benchmark",
+            "cifar10",
+            "--table",
+            &table,
+            "--max-latency-ms",
+            "15",
+            "--trials",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(margin) = extra {
+            args.extend(["--latency-margin", margin]);
+        }
+        let (code, _, stderr) = run(&args, "");
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(settings(&out)["latency_margin"].as_f64(), expected);
+        let limit = 15.0 / (1.0 + expected.unwrap_or(0.0));
+        for record in trained(&out) {
+            assert!(
+                record["metrics"]["latency_ms"].as_f64().unwrap() <= limit,
+                "{record}"
+            );
+        }
+    }
+
     // Bad measurements and bases: exit 2, naming the line or the table.
     let mut lines: Vec<&str> = measured.lines().collect();
     let bad_line = lines[1].replace("latency_ms", "seconds");
@@ -3038,4 +3080,144 @@ fn cli_search_on_slurm_without_sbatch_is_a_failure_not_a_fallback() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot run sbatch"), "{stderr}");
     assert!(!out.join("trials.jsonl").exists());
+}
+
+#[test]
+fn cli_search_every_strategy_proposes_only_within_a_table_budget() {
+    // A budget priced from a table (the Pixel 3's published latency): every strategy asks it
+    // before proposing, so no proposal is settled as outside the budget.
+    let dir = tempfile::tempdir().unwrap();
+    for strategy in [
+        "guided",
+        "evolution",
+        "random",
+        "local",
+        "tpe",
+        "reinforce",
+        "pareto",
+        "grid",
+    ] {
+        let out = dir.path().join(strategy);
+        let (code, _, stderr) = run(
+            &[
+                "search",
+                "nasbench201",
+                "--benchmark",
+                "cifar10",
+                "--latency-of",
+                "pixel3",
+                "--max-latency-ms",
+                "5",
+                "--strategy",
+                strategy,
+                "--trials",
+                "30",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{strategy}: {stderr}");
+        assert_eq!(settings(&out)["strategy"]["name"], strategy);
+        let records = read_log(&out);
+        assert_eq!(trained(&out).len(), 30, "{strategy}");
+        for record in &records {
+            assert_ne!(record["reason"], "filter", "{strategy}: {record}");
+            assert!(
+                record["metrics"]["latency_ms"].as_f64().unwrap() <= 5.0,
+                "{record}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cli_search_soft_target_records_the_reward() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (code, _, stderr) = run(
+        &[
+            "search",
+            "nasbench201",
+            "--benchmark",
+            "cifar10",
+            "--latency-of",
+            "pixel3",
+            "--target-latency-ms",
+            "5",
+            "--trials",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(settings(&out)["objective"]["metric"], "reward");
+    assert_eq!(settings(&out)["target"]["above"], -0.07);
+    for record in trained(&out) {
+        let metrics = &record["metrics"];
+        let (accuracy, latency) = (
+            metrics["accuracy"].as_f64().unwrap(),
+            metrics["latency_ms"].as_f64().unwrap(),
+        );
+        let expected = accuracy * (latency / 5.0).powf(-0.07);
+        assert!(
+            (metrics["reward"].as_f64().unwrap() - expected).abs() < 1e-12,
+            "{record}"
+        );
+    }
+    let (code, _, stderr) = run(
+        &[
+            "search",
+            "nasbench201",
+            "--benchmark",
+            "cifar10",
+            "--target-flops=-3",
+            "--out",
+            dir.path().join("bad").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("the target of flops must be a positive number"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cli_bench_fitted_search_judges_winners_on_the_true_latency() {
+    let (code, stdout, stderr) = run(
+        &[
+            "bench",
+            "fitted-search",
+            "--quantiles",
+            "0.5",
+            "--seeds",
+            "2",
+            "--trials",
+            "20",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 22);
+    for row in &rows {
+        assert_eq!(row["runs"], 2);
+        let within = row["within_5_percent"].as_f64().unwrap();
+        assert!([0.0, 0.5, 1.0].contains(&within), "{row}");
+        let (mean, worst) = (
+            row["mean_ratio"].as_f64().unwrap(),
+            row["worst_ratio"].as_f64().unwrap(),
+        );
+        assert!(mean > 0.0 && mean <= worst, "{row}");
+        // Within 5 % exactly when the ratio says so.
+        assert_eq!(within == 1.0, worst <= 1.05, "{row}");
+    }
 }

@@ -122,6 +122,16 @@ pub struct LatencyTableFile {
 }
 
 impl LatencyTableFile {
+    /// [`LatencyPredictor::budget_margin`] of the table this file holds.
+    pub fn budget_margin(&self) -> f64 {
+        self.fitted
+            .as_ref()
+            .and_then(|provenance| provenance.fit.as_ref())
+            .map_or(0.0, |fit| fit.budget_margin())
+    }
+}
+
+impl LatencyTableFile {
     /// Refuses a table whose numbers cannot be latencies: a layer whose latency is negative or
     /// not finite (0 is what a layer cheaper than the timing overhead measures), a layer listed
     /// twice, an overhead or a fit that is not a finite number.
@@ -455,6 +465,13 @@ impl LatencyPredictor {
         let text = serde_json::to_string_pretty(&self.file).expect("a table always serializes");
         std::fs::write(path, text)
             .map_err(|e| ProfileError::Write(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// The share a search shrinks a latency budget by when this table prices it: the fit's
+    /// [`budget_margin`](crate::fit::LatencyFit::budget_margin), or 0 for a table measured
+    /// layer by layer.
+    pub fn budget_margin(&self) -> f64 {
+        self.file.budget_margin()
     }
 
     /// The file form.

@@ -1,6 +1,7 @@
 //! The seed scenario end to end: which architecture of the small space is most accurate within a
-//! budget on this machine? Regularized evolution proposes, a budget drops every sample over it
-//! before any training, survivors train on the embedded 8x8 digits, and the best are printed.
+//! budget on this machine? The guided strategy (the default) proposes, only samples within the
+//! FLOPs budget and none over a measured latency budget trains, survivors train on the embedded
+//! 8x8 digits, and the best are printed.
 //! It runs twice: under a FLOPs budget, then under a latency budget measured here on flex.
 //!
 //! `cargo run --release -p hardware-aware-search -- [TRIALS] [EPOCHS] [OUT_DIR]`
@@ -13,7 +14,7 @@ use hwnas::experiment::{
 };
 use hwnas::profiler::{CostError, Costs};
 use hwnas::space::{Sample, metric};
-use hwnas::strategy::{EvolutionConfig, Objective, Status, StrategyConfig};
+use hwnas::strategy::{Objective, Status};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -30,12 +31,6 @@ fn main() -> anyhow::Result<()> {
         ..TrainingConfig::default()
     };
     let search = SearchConfig {
-        strategy: StrategyConfig::Evolution(EvolutionConfig {
-            population_size: 8,
-            sample_size: 3,
-            seed: 0,
-            ..EvolutionConfig::default()
-        }),
         evaluator: EvaluatorConfig::Training(training.clone()),
         latency: Some(LatencySource::Measured),
         trials,
