@@ -1,5 +1,5 @@
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hwnas_space::{ModelSpace, Sample};
 
@@ -35,36 +35,69 @@ use crate::{CountOptions, Counts, ProfileError, Profiler, count_live};
 pub struct LiveCountProfiler {
     space: ModelSpace,
     options: CountOptions,
-    known: Arc<Mutex<HashMap<u64, Counts>>>,
+    known: Arc<Known>,
+}
+
+/// What a [`LiveCountProfiler`] remembers: by grid position for a space small enough to list
+/// (no hashing, no lock), else by sample hash.
+enum Known {
+    Listed(Vec<OnceLock<Counts>>),
+    Hashed(Mutex<HashMap<u64, Counts>>),
 }
 
 /// Samples remembered before the memory starts over.
 const MAX_KNOWN: usize = 1 << 20;
 
+/// Spaces of at most this many samples are listed (NAS-Bench-201's 15,625 are).
+const MAX_LISTED: usize = 1 << 16;
+
 impl LiveCountProfiler {
     /// The live counts of `space`'s samples at its input.
     pub fn new(space: &ModelSpace, options: CountOptions) -> Self {
+        let size = space.search_space().size();
+        let known = if size <= MAX_LISTED as f64 {
+            Known::Listed((0..size as usize).map(|_| OnceLock::new()).collect())
+        } else {
+            Known::Hashed(Mutex::default())
+        };
         LiveCountProfiler {
             space: space.clone(),
             options,
-            known: Arc::default(),
+            known: Arc::new(known),
         }
     }
 
     /// The live counts of `sample`.
     pub fn counts(&self, sample: &Sample) -> Result<Counts, ProfileError> {
-        let indices = self.space.search_space().indices(sample)?;
-        let key = self.space.search_space().sample_hash(&indices);
-        if let Some(counts) = lock(&self.known).get(&key) {
-            return Ok(*counts);
+        let search_space = self.space.search_space();
+        let indices = search_space.indices(sample)?;
+        let count = || count_live(&self.space.resolve_indices(&indices)?, self.options);
+        match &*self.known {
+            Known::Listed(known) => {
+                let position = indices
+                    .iter()
+                    .zip(search_space.choices())
+                    .fold(0, |position, (&index, choice)| position * choice.len() + index);
+                if let Some(counts) = known[position].get() {
+                    return Ok(*counts);
+                }
+                let counts = count()?;
+                Ok(*known[position].get_or_init(|| counts))
+            }
+            Known::Hashed(known) => {
+                let key = search_space.sample_hash(&indices);
+                if let Some(counts) = lock(known).get(&key) {
+                    return Ok(*counts);
+                }
+                let counts = count()?;
+                let mut known = lock(known);
+                if known.len() >= MAX_KNOWN {
+                    known.clear();
+                }
+                known.insert(key, counts);
+                Ok(counts)
+            }
         }
-        let counts = count_live(&self.space.resolve_indices(&indices)?, self.options)?;
-        let mut known = lock(&self.known);
-        if known.len() >= MAX_KNOWN {
-            known.clear();
-        }
-        known.insert(key, counts);
-        Ok(counts)
     }
 
     /// The live FLOPs as a profiler.

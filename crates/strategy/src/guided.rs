@@ -5,8 +5,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{load_state, save_state};
-use crate::surrogate::{RidgeEnsemble, poisson_one};
-use crate::variation::{Proposer, Told, neighbours};
+use crate::surrogate::{Linear, RidgeEnsemble, poisson_one};
+use crate::variation::{Proposer, Told};
 use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
 
 /// Settings of [`Guided`]. The defaults were chosen on NAS-Bench-201 under device budgets
@@ -118,47 +118,49 @@ struct Observation {
     weights: Vec<u32>,
 }
 
+/// The prior's score of a sample with these prior costs' logs: larger is preferred.
+fn prior_score(prior: &[Objective], costs: &[f64]) -> f64 {
+    prior.iter().zip(costs).map(|(o, &c)| o.direction.key(c)).sum()
+}
+
 /// Candidates remembered before the cache starts over.
 const MAX_KNOWN: usize = 1 << 20;
 
 impl Guided {
     /// The logs of the prior costs of `indices` when admissible, from the cache or the guide.
-    fn priced(&mut self, space: &SearchSpace, hash: u64, indices: &[usize]) -> Option<Vec<f64>> {
-        if let Some(known) = self.known.get(&hash) {
-            return known.clone();
-        }
-        let priced = if self.proposer.guide.admits_indices(space, indices) {
-            let sample = space.sample_at(indices);
-            let guide = &self.proposer.guide;
-            Some(
+    fn priced(&mut self, space: &SearchSpace, hash: u64, indices: &[usize]) -> Option<&[f64]> {
+        if !self.known.contains_key(&hash) {
+            let priced = self.proposer.guide.admits_indices(space, indices).then(|| {
+                let sample = space.sample_at(indices);
+                let guide = &self.proposer.guide;
                 self.config
                     .prior
                     .iter()
-                    .map(|o| {
-                        guide
-                            .cost(&sample, &o.metric)
-                            .map_or(0.0, |c| c.max(1e-12).ln())
-                    })
-                    .collect(),
-            )
-        } else {
-            None
-        };
-        if self.known.len() >= MAX_KNOWN {
-            self.known.clear();
+                    .map(|o| guide.cost(&sample, &o.metric).map_or(0.0, |c| c.max(1e-12).ln()))
+                    .collect()
+            });
+            if self.known.len() >= MAX_KNOWN {
+                self.known.clear();
+            }
+            self.known.insert(hash, priced);
         }
-        self.known.insert(hash, priced.clone());
-        priced
+        self.known[&hash].as_deref()
     }
 
-    fn prior_score(&self, costs: &[f64]) -> f64 {
-        self.config
-            .prior
-            .iter()
-            .zip(costs)
-            .map(|(o, &c)| o.direction.key(c))
-            .sum()
+    /// `model`'s prediction for `indices` with prior costs `costs`: the dot product with
+    /// [`Guided::features`], without building them.
+    fn predict(model: &Linear, space: &SearchSpace, indices: &[usize], costs: &[f64]) -> f64 {
+        let (mut at, mut total) = (0, 0.0);
+        for (choice, &index) in space.choices().iter().zip(indices) {
+            total += model.coefficients[at + index];
+            at += choice.len();
+        }
+        for (cost, weight) in costs.iter().zip(&model.coefficients[at..]) {
+            total += cost * weight;
+        }
+        model.intercept + total
     }
+
 
     /// One-hot choices, then the prior costs' logs.
     fn features(space: &SearchSpace, indices: &[usize], costs: &[f64]) -> Vec<f64> {
@@ -237,10 +239,11 @@ impl Guided {
             })?;
             let Some(indices) = drawn else { break };
             let hash = space.sample_hash(&indices);
+            let prior = self.config.prior.clone();
             let Some(costs) = self.priced(space, hash, &indices) else {
                 continue;
             };
-            let score = self.prior_score(&costs);
+            let score = prior_score(&prior, costs);
             if best.as_ref().is_none_or(|(b, _)| score > *b) {
                 best = Some((score, indices));
             }
@@ -258,31 +261,41 @@ impl Guided {
         };
         let mut order: Vec<usize> = (0..self.history.len()).collect();
         order.sort_by(|&a, &b| self.history[b].key.total_cmp(&self.history[a].key));
-        let mut candidates: Vec<Vec<usize>> = order
-            .iter()
-            .take(self.config.n_parents)
-            .flat_map(|&i| neighbours(space, &self.history[i].indices))
-            .collect();
+        let mut best: Option<(f64, Vec<usize>)> = None;
+        let mut consider = |guided: &mut Guided, candidate: &[usize]| {
+            let hash = space.sample_hash(candidate);
+            if guided.proposer.has_seen_hash(hash) {
+                return;
+            }
+            let Some(costs) = guided.priced(space, hash, candidate) else {
+                return;
+            };
+            let predicted = Self::predict(&model, space, candidate, costs);
+            if best.as_ref().is_none_or(|(b, _)| predicted > *b) {
+                best = Some((predicted, candidate.to_vec()));
+            }
+        };
+        // The one-edit neighbours of the best results, each edited in one buffer.
+        for &parent in order.iter().take(self.config.n_parents) {
+            let mut candidate = self.history[parent].indices.clone();
+            for at in 0..space.len() {
+                let own = candidate[at];
+                for other in (0..space.choices()[at].len()).filter(|&other| other != own) {
+                    candidate[at] = other;
+                    consider(self, &candidate);
+                }
+                candidate[at] = own;
+            }
+        }
+        let mut drawn = Vec::with_capacity(self.config.n_random);
         for _ in 0..self.config.n_random {
             let proposer = &self.proposer;
-            let drawn = proposer.guide.draw(space, &mut self.rng, |indices| {
+            drawn.extend(proposer.guide.draw(space, &mut self.rng, |indices| {
                 !proposer.has_seen(space, indices)
-            })?;
-            candidates.extend(drawn);
+            })?);
         }
-        let mut best: Option<(f64, Vec<usize>)> = None;
-        for candidate in candidates {
-            let hash = space.sample_hash(&candidate);
-            if self.proposer.has_seen_hash(hash) {
-                continue;
-            }
-            let Some(costs) = self.priced(space, hash, &candidate) else {
-                continue;
-            };
-            let predicted = model.predict(&Self::features(space, &candidate, &costs));
-            if best.as_ref().is_none_or(|(b, _)| predicted > *b) {
-                best = Some((predicted, candidate));
-            }
+        for candidate in &drawn {
+            consider(self, candidate);
         }
         Ok(best.map(|(_, indices)| indices))
     }

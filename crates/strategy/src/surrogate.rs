@@ -24,7 +24,8 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    /// The prediction for features `x`.
+    /// The prediction for features `x` (the strategy predicts from choice indices directly).
+    #[cfg(test)]
     pub(crate) fn predict(&self, x: &[f64]) -> f64 {
         self.intercept
             + x.iter()
