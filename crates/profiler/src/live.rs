@@ -77,7 +77,9 @@ impl LiveCountProfiler {
                 let position = indices
                     .iter()
                     .zip(search_space.choices())
-                    .fold(0, |position, (&index, choice)| position * choice.len() + index);
+                    .fold(0, |position, (&index, choice)| {
+                        position * choice.len() + index
+                    });
                 if let Some(counts) = known[position].get() {
                     return Ok(*counts);
                 }

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{load_state, save_state};
+use crate::strategy::{restore_same, save_state};
 use crate::variation::{Parents, Proposer, breed};
 use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
 
@@ -164,15 +164,13 @@ impl Strategy for RegularizedEvolution {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let mut restored: RegularizedEvolution = load_state(state)?;
-        if restored.config != self.config {
-            return Err(StrategyError::State(
-                "the saved evolution was run with other settings".into(),
-            ));
-        }
-        restored.proposer = self.proposer.restored(restored.proposer);
-        *self = restored;
-        Ok(())
+        restore_same(
+            self,
+            state,
+            "evolution",
+            |a, b| a.config == b.config,
+            |s| &mut s.proposer,
+        )
     }
 }
 

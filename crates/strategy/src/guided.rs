@@ -4,7 +4,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{load_state, save_state};
+use crate::strategy::{restore_same, save_state};
 use crate::surrogate::{Linear, RidgeEnsemble, poisson_one};
 use crate::variation::{Proposer, Told};
 use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
@@ -120,7 +120,11 @@ struct Observation {
 
 /// The prior's score of a sample with these prior costs' logs: larger is preferred.
 fn prior_score(prior: &[Objective], costs: &[f64]) -> f64 {
-    prior.iter().zip(costs).map(|(o, &c)| o.direction.key(c)).sum()
+    prior
+        .iter()
+        .zip(costs)
+        .map(|(o, &c)| o.direction.key(c))
+        .sum()
 }
 
 /// Candidates remembered before the cache starts over.
@@ -136,7 +140,11 @@ impl Guided {
                 self.config
                     .prior
                     .iter()
-                    .map(|o| guide.cost(&sample, &o.metric).map_or(0.0, |c| c.max(1e-12).ln()))
+                    .map(|o| {
+                        guide
+                            .cost(&sample, &o.metric)
+                            .map_or(0.0, |c| c.max(1e-12).ln())
+                    })
                     .collect()
             });
             if self.known.len() >= MAX_KNOWN {
@@ -160,7 +168,6 @@ impl Guided {
         }
         model.intercept + total
     }
-
 
     /// One-hot choices, then the prior costs' logs.
     fn features(space: &SearchSpace, indices: &[usize], costs: &[f64]) -> Vec<f64> {
@@ -332,15 +339,16 @@ impl Strategy for Guided {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let mut restored: Guided = load_state(state)?;
-        if restored.config != self.config {
-            return Err(StrategyError::State(
-                "the saved guided search was run with other settings".into(),
-            ));
-        }
-        restored.proposer = self.proposer.restored(restored.proposer);
-        restored.known = std::mem::take(&mut self.known);
-        *self = restored;
+        // What the guide said of each candidate stays true.
+        let known = std::mem::take(&mut self.known);
+        restore_same(
+            self,
+            state,
+            "guided search",
+            |a, b| a.config == b.config,
+            |s| &mut s.proposer,
+        )?;
+        self.known = known;
         Ok(())
     }
 }

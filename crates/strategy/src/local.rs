@@ -4,7 +4,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{load_state, save_state};
+use crate::strategy::{restore_same, save_state};
 use crate::variation::{Proposer, Told, neighbours};
 use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
 
@@ -113,14 +113,12 @@ impl Strategy for LocalSearch {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let mut restored: LocalSearch = load_state(state)?;
-        if restored.config != self.config {
-            return Err(StrategyError::State(
-                "the saved local search was run with other settings".into(),
-            ));
-        }
-        restored.proposer = self.proposer.restored(restored.proposer);
-        *self = restored;
-        Ok(())
+        restore_same(
+            self,
+            state,
+            "local search",
+            |a, b| a.config == b.config,
+            |s| &mut s.proposer,
+        )
     }
 }

@@ -5,7 +5,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{load_state, save_state};
+use crate::strategy::{restore_same, save_state};
 use crate::variation::{Parents, Proposer, breed};
 use crate::{Guide, Metrics, Objective, Proposal, Status, Strategy, StrategyError, TrialResult};
 
@@ -307,15 +307,13 @@ impl Strategy for ParetoEvolution {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let mut restored: ParetoEvolution = load_state(state)?;
-        if restored.config != self.config {
-            return Err(StrategyError::State(
-                "the saved search was run with other settings".into(),
-            ));
-        }
-        restored.proposer = self.proposer.restored(restored.proposer);
-        *self = restored;
-        Ok(())
+        restore_same(
+            self,
+            state,
+            "search",
+            |a, b| a.config == b.config,
+            |s| &mut s.proposer,
+        )
     }
 }
 

@@ -3,7 +3,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{load_state, save_state};
+use crate::strategy::{restore_same, save_state};
 use crate::variation::Proposer;
 use crate::{Guide, Proposal, Strategy, StrategyError, TrialResult};
 
@@ -64,9 +64,12 @@ impl Strategy for Random {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let mut restored: Random = load_state(state)?;
-        restored.proposer = self.proposer.restored(restored.proposer);
-        *self = restored;
-        Ok(())
+        restore_same(
+            self,
+            state,
+            "random search",
+            |_, _| true,
+            |s| &mut s.proposer,
+        )
     }
 }

@@ -128,3 +128,24 @@ pub(crate) fn load_state<T: serde::de::DeserializeOwned>(
 ) -> Result<T, StrategyError> {
     serde_json::from_value(state).map_err(StrategyError::state)
 }
+
+/// Replaces `current` with a saved state run with the same settings (`same`), keeping the guide
+/// of `current`, which is not part of the state; `what` names the strategy in the error.
+pub(crate) fn restore_same<S: serde::de::DeserializeOwned>(
+    current: &mut S,
+    state: serde_json::Value,
+    what: &str,
+    same: impl Fn(&S, &S) -> bool,
+    proposer: impl Fn(&mut S) -> &mut crate::variation::Proposer,
+) -> Result<(), StrategyError> {
+    let mut restored: S = load_state(state)?;
+    if !same(&restored, current) {
+        return Err(StrategyError::State(format!(
+            "the saved {what} was run with other settings"
+        )));
+    }
+    let guide = std::mem::take(&mut proposer(current).guide);
+    proposer(&mut restored).guide = guide;
+    *current = restored;
+    Ok(())
+}

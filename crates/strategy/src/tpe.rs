@@ -3,7 +3,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{load_state, save_state};
+use crate::strategy::{restore_same, save_state};
 use crate::variation::{MAX_BREED_TRIES, Proposer, Told};
 use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
 
@@ -206,14 +206,12 @@ impl Strategy for Tpe {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        let mut restored: Tpe = load_state(state)?;
-        if restored.config != self.config {
-            return Err(StrategyError::State(
-                "the saved TPE search was run with other settings".into(),
-            ));
-        }
-        restored.proposer = self.proposer.restored(restored.proposer);
-        *self = restored;
-        Ok(())
+        restore_same(
+            self,
+            state,
+            "TPE search",
+            |a, b| a.config == b.config,
+            |s| &mut s.proposer,
+        )
     }
 }

@@ -85,12 +85,6 @@ impl Proposer {
         self.seen.len()
     }
 
-    /// Keeps the guide of `self` in a restored state, which has none.
-    pub(crate) fn restored(&mut self, mut restored: Proposer) -> Proposer {
-        restored.guide = std::mem::take(&mut self.guide);
-        restored
-    }
-
     /// A note for the log.
     pub(crate) fn note(&mut self, note: String) {
         self.notes.push(note);
