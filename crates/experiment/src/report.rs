@@ -133,7 +133,13 @@ impl Report {
 
 /// Counts as integers with thousands separators, the rest with four significant decimals.
 pub(crate) fn format_metric(name: &str, value: f64) -> String {
-    if (name == metric::FLOPS || name == metric::PARAMS) && value.fract() == 0.0 {
+    let counted = [
+        metric::FLOPS,
+        metric::PARAMS,
+        metric::LIVE_FLOPS,
+        metric::LIVE_PARAMS,
+    ];
+    if counted.contains(&name) && value.fract() == 0.0 {
         let digits = format!("{}", value as i64);
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
@@ -156,6 +162,7 @@ mod tests {
     fn format_metric_groups_counts() {
         assert_eq!(format_metric("flops", 1_234_567.0), "1,234,567");
         assert_eq!(format_metric("params", 999.0), "999");
+        assert_eq!(format_metric("live_params", 35_634.0), "35,634");
         assert_eq!(format_metric("accuracy", 0.91234), "0.9123");
     }
 }
