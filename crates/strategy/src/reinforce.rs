@@ -4,7 +4,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{restore_same, save_state};
-use crate::variation::{MAX_BREED_TRIES, Proposer, Told};
+use crate::variation::{Proposer, Told};
 use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
 
 /// Settings of [`Reinforce`].
@@ -119,28 +119,19 @@ impl Strategy for Reinforce {
             self.learn(&indices, reward);
         }
         let policy = self.policy();
-        for _ in 0..MAX_BREED_TRIES {
-            let indices: Vec<usize> = policy
-                .iter()
-                .map(|p| {
-                    let mut u: f64 = self.rng.random();
-                    p.iter()
-                        .position(|&q| {
-                            u -= q;
-                            u < 0.0
-                        })
-                        .unwrap_or(p.len() - 1)
-                })
-                .collect();
-            if self.proposer.accept(space, &indices, true) {
-                return Ok(Some(Proposal::evaluate(space.sample_at(&indices))));
-            }
-        }
-        self.proposer.note(format!(
-            "no draw of the policy within the budget and new to the search in {MAX_BREED_TRIES} \
-             tries: a random sample instead"
-        ));
-        let sample = self.proposer.random_sample(space, true, &mut self.rng)?;
+        let draw = |rng: &mut Xoshiro256PlusPlus| {
+            let indices = policy.iter().map(|p| {
+                let mut u: f64 = rng.random();
+                p.iter()
+                    .position(|&q| {
+                        u -= q;
+                        u < 0.0
+                    })
+                    .unwrap_or(p.len() - 1)
+            });
+            Some(indices.collect())
+        };
+        let sample = self.proposer.bred(space, true, &mut self.rng, draw)?;
         Ok(sample.map(Proposal::evaluate))
     }
 

@@ -115,9 +115,10 @@ impl Proposer {
         self.guide.admits_indices(space, indices) && (!dedup || self.remember(space, indices))
     }
 
-    /// Breeds children until one is admissible and (with `dedup`) new, for at most
-    /// [`MAX_BREED_TRIES`] children; then a random admissible sample, noted for the log. A
-    /// `breed` that returns `None` (no parents yet) asks for a random sample at once.
+    /// Breeds children (of a population, or draws of a policy) until one is admissible and
+    /// (with `dedup`) new, for at most [`MAX_BREED_TRIES`] children; then a random admissible
+    /// sample, noted for the log. A `breed` that returns `None` (no parents yet) asks for a
+    /// random sample at once.
     pub(crate) fn bred<R: Rng + ?Sized>(
         &mut self,
         space: &SearchSpace,
@@ -146,7 +147,7 @@ impl Proposer {
             "new to the search"
         };
         self.note(format!(
-            "no child {why} in {MAX_BREED_TRIES} tries: a random sample instead"
+            "no proposal {why} in {MAX_BREED_TRIES} tries: a random sample instead"
         ));
         self.random_sample(space, dedup, rng)
     }
