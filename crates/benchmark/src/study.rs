@@ -150,31 +150,6 @@ pub struct StudyReport {
     pub summary: Vec<SummaryRow>,
 }
 
-impl StudyReport {
-    /// Per strategy, the mean regret after each trial averaged over every cell.
-    pub fn mean_curves(&self) -> Vec<(String, Vec<f64>)> {
-        let Some(first) = self.cells.first() else {
-            return Vec::new();
-        };
-        (0..first.strategies.len())
-            .map(|s| {
-                let steps = first.strategies[s].curve.len();
-                let mean = (0..steps)
-                    .map(|t| {
-                        let values: Vec<f64> = self
-                            .cells
-                            .iter()
-                            .map(|c| c.strategies[s].curve[t])
-                            .collect();
-                        mean_std(&values).0
-                    })
-                    .collect();
-                (first.strategies[s].strategy.clone(), mean)
-            })
-            .collect()
-    }
-}
-
 impl CompareStudy {
     /// The grid's cells, each with its budget, what it admits and the optimum under it; a
     /// budget that admits no cell is an error naming it.

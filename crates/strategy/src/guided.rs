@@ -134,19 +134,11 @@ impl Guided {
     /// The logs of the prior costs of `indices` when admissible, from the cache or the guide.
     fn priced(&mut self, space: &SearchSpace, hash: u64, indices: &[usize]) -> Option<&[f64]> {
         if !self.known.contains_key(&hash) {
-            let priced = self.proposer.guide.admits_indices(space, indices).then(|| {
-                let sample = space.sample_at(indices);
-                let guide = &self.proposer.guide;
-                self.config
-                    .prior
-                    .iter()
-                    .map(|o| {
-                        guide
-                            .cost(&sample, &o.metric)
-                            .map_or(0.0, |c| c.max(1e-12).ln())
-                    })
-                    .collect()
-            });
+            let priced = self
+                .proposer
+                .guide
+                .admits_indices(space, indices)
+                .then(|| self.prior_costs(&space.sample_at(indices)));
             if self.known.len() >= MAX_KNOWN {
                 self.known.clear();
             }
@@ -218,19 +210,22 @@ impl Guided {
     /// The features of an evaluated sample (priced even when outside the budget: a penalised
     /// sample is learned from too).
     fn encode(&self, space: &SearchSpace, indices: &[usize]) -> Vec<f64> {
-        let sample = space.sample_at(indices);
+        let costs = self.prior_costs(&space.sample_at(indices));
+        Self::features(space, indices, &costs)
+    }
+
+    /// The logs of `sample`'s prior costs (0 for one the guide cannot price).
+    fn prior_costs(&self, sample: &Sample) -> Vec<f64> {
         let guide = &self.proposer.guide;
-        let costs: Vec<f64> = self
-            .config
+        self.config
             .prior
             .iter()
             .map(|o| {
                 guide
-                    .cost(&sample, &o.metric)
+                    .cost(sample, &o.metric)
                     .map_or(0.0, |c| c.max(1e-12).ln())
             })
-            .collect();
-        Self::features(space, indices, &costs)
+            .collect()
     }
 
     /// The best of `prior_draws` admissible new samples by the prior.
