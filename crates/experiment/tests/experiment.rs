@@ -1052,3 +1052,37 @@ fn a_soft_target_ranks_trials_by_their_reward() {
         .fold(f64::MIN, f64::max);
     assert_eq!(best.metrics[REWARD], top);
 }
+
+#[test]
+fn a_strategys_fall_back_is_noted_in_the_trial_record() {
+    // A population of one that never mutates breeds only its parent: after the bounded tries
+    // each child is a random sample, and the record of that trial says so.
+    let dir = temp_dir("notes");
+    let never_mutates = EvolutionConfig {
+        population_size: 1,
+        sample_size: 1,
+        mutation_prob: 0.0,
+        ..Default::default()
+    }
+    .init()
+    .unwrap();
+    let evaluate = accuracy;
+    Experiment::new(dir.path(), space(), never_mutates, &evaluate, config(3))
+        .run()
+        .unwrap();
+    let records = read_log(&dir.path().join(hwnas_experiment::LOG_FILE))
+        .unwrap()
+        .0;
+    assert_eq!(records.len(), 3);
+    assert!(records[0].notes.is_empty(), "{:?}", records[0]);
+    for record in &records[1..] {
+        assert_eq!(record.notes.len(), 1, "{record:?}");
+        assert!(
+            record.notes[0].contains("a random sample instead"),
+            "{record:?}"
+        );
+    }
+    // The log reads back, and a record without notes writes none.
+    let text = std::fs::read_to_string(dir.path().join(hwnas_experiment::LOG_FILE)).unwrap();
+    assert!(!text.lines().next().unwrap().contains("notes"));
+}
