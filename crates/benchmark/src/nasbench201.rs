@@ -149,11 +149,20 @@ impl NasBench201 {
     pub fn index(&self, sample: &Sample) -> Result<usize, BenchmarkError> {
         let mut indices = [0usize; 6];
         self.space.indices_into(sample, &mut indices)?;
+        self.index_of(&indices)
+            .ok_or_else(|| BenchmarkError::Table(format!("no row for {sample}")))
+    }
+
+    /// The benchmark index of the cell at choice `indices` of the `nasbench201` space.
+    pub fn index_of(&self, indices: &[usize]) -> Option<usize> {
         let n_ops = self.space.choices()[0].values.len();
+        if indices.len() != self.space.len() || indices.iter().any(|&op| op >= n_ops) {
+            return None;
+        }
         let code = indices.iter().fold(0, |code, &op| code * n_ops + op);
         match self.index_by_code.get(code) {
-            Some(&index) if index != u32::MAX => Ok(index as usize),
-            _ => Err(BenchmarkError::Table(format!("no row for {sample}"))),
+            Some(&index) if index != u32::MAX => Some(index as usize),
+            _ => None,
         }
     }
 
@@ -308,6 +317,13 @@ impl Profiler for DeviceLatency {
         let index = self.bench.index(sample).map_err(|e| match e {
             BenchmarkError::Space(e) => ProfileError::Space(e),
             other => ProfileError::Table(other.to_string()),
+        })?;
+        Ok(self.bench.latency(index, self.device))
+    }
+
+    fn profile_indices(&self, _: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
+        let index = self.bench.index_of(indices).ok_or_else(|| {
+            ProfileError::Table(format!("no NAS-Bench-201 row for choices {indices:?}"))
         })?;
         Ok(self.bench.latency(index, self.device))
     }

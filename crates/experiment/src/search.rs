@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hwnas_benchmark::{Dataset, NasBench201};
 use hwnas_middleware::{Budget, Chain, Deduplication, MedianStop, MultipleEvaluation};
-use hwnas_profiler::Costs;
+use hwnas_profiler::{Costs, Proxy};
 use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
 use hwnas_strategy::{Objective, SoftTarget, StrategyConfig, StrategyName};
 use serde::{Deserialize, Serialize};
@@ -63,7 +63,7 @@ pub enum LatencySource {
 ///
 /// ```
 /// use hwnas_experiment::{EvaluationError, SearchConfig, TrialContext};
-/// use hwnas_profiler::Costs;
+/// use hwnas_profiler::{Costs, Proxy};
 /// use hwnas_space::{Metrics, Sample, metric};
 ///
 /// let mut config = SearchConfig::new("nasbench201");
@@ -143,6 +143,11 @@ pub struct SearchConfig {
     /// objective and the strategy's then name `reward`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<SoftTarget>,
+    /// Zero-cost proxies every network is scored by, on one minibatch of the training data
+    /// (random images for a benchmark): metrics of every trial, which a budget or a guided
+    /// strategy's prior can name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxies: Vec<Proxy>,
 }
 
 /// Settings a resumed search may change: how long it goes on and how fast, not what it does.
@@ -177,6 +182,7 @@ impl SearchConfig {
             objective: Objective::maximize(metric::ACCURACY),
             latency_margin: None,
             target: None,
+            proxies: Vec::new(),
         }
     }
 
@@ -283,6 +289,15 @@ impl SearchConfig {
     /// The strategy and its middleware: strategy, one evaluation per network, the budget
     /// (priced through `costs`), median stopping, repeats.
     pub fn strategy(&self, space: &ModelSpace, costs: &Costs) -> Result<Chain, ExperimentError> {
+        if let StrategyConfig::Guided(guided) = &self.strategy
+            && let Some(unpriced) = guided.prior.iter().find(|o| !costs.prices(&o.metric))
+        {
+            return Err(ExperimentError::Config(format!(
+                "the guided prior's `{}` is not priced (priced: {})",
+                unpriced.metric,
+                costs.metrics().collect::<Vec<_>>().join(", ")
+            )));
+        }
         let mut strategy = self.strategy.init()?;
         strategy.guide(self.judged_budget().guide(costs));
         let mut chain = Chain::new(strategy);

@@ -18,6 +18,15 @@ use hwnas_space::{Backend, metric};
 use hwnas_strategy::oneshot::{Algorithm, OneShotConfig};
 use hwnas_strategy::{Objective, Status, StrategyConfig};
 
+/// burn's flex device has one random number generator per process: the tests here take it one
+/// at a time, so that another test's draws (or its seeding) cannot fall between a run's seed and
+/// its use, which would make two runs that must be equal differ.
+static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn device_rng() -> std::sync::MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A generated data set of `format` in `dir`, and the settings that read it.
 fn generated(dir: &Path, format: Format, shape: [usize; 3], classes: usize) -> DataConfig {
     Synthetic {
@@ -38,6 +47,7 @@ fn generated(dir: &Path, format: Format, shape: [usize; 3], classes: usize) -> D
 
 #[test]
 fn a_search_on_idx_files_keeps_the_best_weights_and_tests_the_best_trial() {
+    let _rng = device_rng();
     let data_dir = tempfile::tempdir().unwrap();
     let data = generated(data_dir.path(), Format::Idx, [1, 12, 12], 3);
     let training = TrainingConfig {
@@ -123,6 +133,7 @@ fn a_search_on_idx_files_keeps_the_best_weights_and_tests_the_best_trial() {
 
 #[test]
 fn a_one_shot_run_on_cifar_batches_reports_its_choice_on_the_test_split() {
+    let _rng = device_rng();
     let data_dir = tempfile::tempdir().unwrap();
     let config = generated(data_dir.path(), Format::Cifar, [3, 32, 32], 4);
     // Scaled to 16x16 on reading, which a quarter of the compute trains.
@@ -227,6 +238,7 @@ fn outputs(dir: &Path, config: &TrainRunConfig) -> Vec<f32> {
 
 #[test]
 fn a_final_training_on_an_image_folder_resumes_as_if_never_stopped() {
+    let _rng = device_rng();
     let data_dir = tempfile::tempdir().unwrap();
     let mut data = generated(data_dir.path(), Format::ImageFolder, [3, 16, 16], 4);
     data.augment = true;

@@ -39,6 +39,9 @@ pub enum BenchCommand {
     /// A device known from a few measured cells: fit its latency (as `latency-fit`), search
     /// under a budget on the fit with the default strategy, and read the winner's true latency.
     FittedSearch(crate::compare::FittedSearchArgs),
+    /// How well the zero-cost proxies (synflow, jacob_cov, grad_norm, snip) rank cells by
+    /// accuracy, beside FLOPs and parameters (Spearman's rho), and what each costs per network.
+    Proxies(crate::proxies::ProxiesArgs),
     /// How well FLOPs, parameters and a latency table built here rank each device's latency
     /// over all cells (Kendall's tau, Spearman's rho).
     Rank(RankArgs),
@@ -54,6 +57,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         // The study has a module of its own.
         BenchCommand::Compare(args) => crate::compare::run(args),
         BenchCommand::FittedSearch(args) => crate::compare::fitted_search(args),
+        BenchCommand::Proxies(args) => crate::proxies::study(args),
         BenchCommand::Fronts(args) => fronts(args),
         BenchCommand::Landscape(args) => landscape(args),
         BenchCommand::LatencyFit(args) => latency_fit(args),

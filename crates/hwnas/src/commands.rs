@@ -98,11 +98,14 @@ pub struct ProfileArgs {
     #[arg(long)]
     no_act: bool,
     #[command(flatten)]
+    proxy: crate::proxies::ProxyArgs,
+    #[command(flatten)]
     output: JsonArgs,
 }
 
 pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
     let (space, _) = args.space.load()?;
+    let (space, proxies) = args.proxy.profilers(space)?;
     let options = CountOptions {
         count_bias: !args.no_bias,
         count_norm: !args.no_norm,
@@ -112,22 +115,29 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
     let profiler = CountProfiler::new(&space, space.input(), options)?;
     let mut out = std::io::stdout().lock();
     for (i, sample) in samples.iter().enumerate() {
-        let counts = profiler
-            .counts(sample)
-            .with_context(|| format!("sample #{}", i + 1))?;
+        let context = || format!("sample #{}", i + 1);
+        let counts = profiler.counts(sample).with_context(context)?;
+        let scores = crate::proxies::scores(&proxies, sample).with_context(context)?;
         if args.output.json {
-            let line = json!({
+            let mut line = json!({
                 "sample": sample,
                 metric::FLOPS: counts.flops,
                 metric::PARAMS: counts.params,
             });
+            for (proxy, score) in scores {
+                line[proxy] = json!(score);
+            }
             writeln!(out, "{line}")?;
         } else {
-            writeln!(
+            write!(
                 out,
                 "flops {:>15}  params {:>12}",
                 counts.flops, counts.params
             )?;
+            for (proxy, score) in scores {
+                write!(out, "  {proxy} {score:.6e}")?;
+            }
+            writeln!(out)?;
         }
     }
     Ok(())

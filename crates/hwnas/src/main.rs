@@ -15,6 +15,7 @@ mod latency;
 mod oneshot;
 mod onnx;
 mod output;
+mod proxies;
 mod report;
 mod samples;
 mod search;

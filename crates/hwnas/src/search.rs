@@ -10,7 +10,7 @@ use hwnas_experiment::{
     EvaluatorConfig, ExecutorConfig, LatencySource, ProcessConfig, SearchConfig, SlurmConfig, Stop,
     StopReason,
 };
-use hwnas_profiler::LatencyPredictor;
+use hwnas_profiler::{LatencyPredictor, Proxy};
 use hwnas_space::{Metrics, metric};
 use hwnas_strategy::{
     EvolutionConfig, Objective, REWARD, SoftTarget, StrategyConfig, StrategyName,
@@ -49,6 +49,15 @@ pub struct SearchArgs {
     /// Search strategy: guided, evolution, random, local, tpe, reinforce, pareto or grid.
     #[arg(long, default_value = "guided")]
     strategy: StrategyName,
+    /// Zero-cost proxies to score every network by, comma separated (synflow, jacob_cov,
+    /// grad_norm, snip): recorded per trial, on a minibatch of the training images (random
+    /// images with `--benchmark`). Each costs about one training step per network.
+    #[arg(long = "proxy", value_delimiter = ',')]
+    proxies: Vec<Proxy>,
+    /// What the guided strategy's prior prefers, more being better, comma separated: a cost
+    /// (`live_params`, the default, `flops`, `params`) or a `--proxy` (`synflow`).
+    #[arg(long, value_delimiter = ',')]
+    prior: Vec<String>,
     /// FLOPs budget: samples above it are never trained.
     #[arg(long)]
     max_flops: Option<f64>,
@@ -195,6 +204,13 @@ impl SearchArgs {
                 EvolutionConfig::default().mutation_prob,
             )
             .with_tradeoff(Objective::minimize(config.tradeoff_cost()));
+        config.proxies = self.proxies.clone();
+        if !self.prior.is_empty() {
+            let StrategyConfig::Guided(guided) = &mut config.strategy else {
+                bail_input!("--prior applies to --strategy guided")
+            };
+            guided.prior = self.prior.iter().map(Objective::maximize).collect();
+        }
         let target = [
             (metric::LATENCY_MS, self.target_latency_ms),
             (metric::FLOPS, self.target_flops),

@@ -43,6 +43,66 @@ fn cli_profile_json_reproduces_published_counts() {
 }
 
 #[test]
+fn cli_profile_scores_samples_by_zero_cost_proxies() {
+    let (_, samples, _) = run(&["sample", "mobile-micro", "--count", "2"], "");
+    let args = [
+        "profile",
+        "mobile-micro",
+        "--sample",
+        "-",
+        "--json",
+        "--proxy",
+        "synflow,naswot,grad_norm,snip",
+        "--proxy-batch",
+        "8",
+    ];
+    let (code, first, stderr) = run(&args, &samples);
+    assert_eq!(code, 0, "{stderr}");
+    for line in first.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        for proxy in ["synflow", "jacob_cov", "grad_norm", "snip"] {
+            assert!(line[proxy].as_f64().unwrap().is_finite(), "{proxy}: {line}");
+        }
+    }
+    // The same weights and images: the same scores.
+    let (_, second, _) = run(&args, &samples);
+    assert_eq!(first, second);
+    let (code, _, stderr) = run(
+        &["profile", "mobile-micro", "--sample", "-", "--proxy", "zen"],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown proxy `zen`"), "{stderr}");
+}
+
+#[test]
+fn cli_search_records_proxies_and_guides_by_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let flags = [
+        "--proxy",
+        "snip",
+        "--prior",
+        "snip,live_params",
+        "--epochs",
+        "1",
+    ];
+    let (code, _, stderr) = run(&as_str(&search_args(&out, "3", "1", &flags)), "");
+    assert_eq!(code, 0, "{stderr}");
+    let log = read_log(&out);
+    assert!(log.iter().filter(|r| r["status"] == "ok").count() == 3);
+    for record in log.iter().filter(|r| r["status"] == "ok") {
+        assert!(
+            record["metrics"]["snip"].as_f64().unwrap() > 0.0,
+            "{record}"
+        );
+    }
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("search.json")).unwrap()).unwrap();
+    assert_eq!(settings["proxies"], serde_json::json!(["snip"]));
+}
+
+#[test]
 fn cli_sample_is_seeded_and_profiles_as_json_lines() {
     let args = ["sample", "mobile-micro", "--seed", "4", "--count", "5"];
     let (code, samples, _) = run(&args, "");
@@ -436,6 +496,27 @@ fn cli_search_bad_input_exits_2() {
             "none of 10000 samples tried fits the budget (flops <= 10)",
         ),
         (&["report", "/nonexistent-hwnas-dir"], "holds no experiment"),
+        (
+            &["search", "mobile-micro", "--out", out, "--proxy", "zen"],
+            "unknown proxy `zen`",
+        ),
+        (
+            &["search", "mobile-micro", "--out", out, "--prior", "synflow"],
+            "the guided prior's `synflow` is not priced",
+        ),
+        (
+            &[
+                "search",
+                "mobile-micro",
+                "--out",
+                out,
+                "--strategy",
+                "random",
+                "--prior",
+                "flops",
+            ],
+            "--prior applies to --strategy guided",
+        ),
         (
             &["search", "mobile-micro", "--out", out, "--time-limit-s=-1"],
             "the time limit must be a positive number, not -1",

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use hwnas_space::{Metrics, ModelSpace, Sample, SpaceError, metric};
+use hwnas_space::{Metrics, ModelSpace, Sample, SearchSpace, SpaceError, metric};
 
 use crate::{CountOptions, CountProfiler, LiveCountProfiler, ProfileError, Profiler};
 
@@ -146,20 +146,6 @@ impl Costs {
             .any(|(name, profiler)| name == metric && profiler.measures())
     }
 
-    /// The same costs restricted to the metrics read from tables (sharing the cache): what a
-    /// strategy may ask about every candidate it considers, at no cost.
-    pub fn free(&self) -> Costs {
-        Costs {
-            profilers: self
-                .profilers
-                .iter()
-                .filter(|(_, profiler)| !profiler.measures())
-                .cloned()
-                .collect(),
-            ..self.clone()
-        }
-    }
-
     /// Whether no metric is priced.
     pub fn is_empty(&self) -> bool {
         self.profilers.is_empty()
@@ -180,6 +166,30 @@ impl Costs {
             .find(|(name, _)| name == metric)
             .ok_or_else(|| self.unknown(metric))?;
         self.price(sample, metric, profiler.as_ref())
+    }
+
+    /// One metric of the sample at validated choice `indices` of `space` (the costs' space):
+    /// read from a table without building the sample, when the profiler can.
+    pub fn cost_indices(
+        &self,
+        space: &SearchSpace,
+        indices: &[usize],
+        metric: &str,
+    ) -> Result<f64, CostError> {
+        let (_, profiler) = self
+            .profilers
+            .iter()
+            .find(|(name, _)| name == metric)
+            .ok_or_else(|| self.unknown(metric))?;
+        if profiler.measures() {
+            return self.price(&space.sample_at(indices), metric, profiler.as_ref());
+        }
+        profiler
+            .profile_indices(space, indices)
+            .map_err(|source| CostError::Profile {
+                metric: metric.to_string(),
+                source,
+            })
     }
 
     /// Adds to `metrics` every metric of `sample` it does not hold yet: the costs a middleware

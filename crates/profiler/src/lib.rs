@@ -37,6 +37,9 @@ mod live;
 #[cfg(feature = "burn")]
 mod predictor;
 mod profiler;
+mod proxy;
+#[cfg(feature = "burn")]
+mod proxy_score;
 pub mod rank;
 #[cfg(feature = "burn")]
 mod runtime;
@@ -66,6 +69,9 @@ pub use predictor::{
 pub use profiler::{
     CountProfiler, FlopsProfiler, FnProfiler, NumParamsProfiler, Profiler, from_fn,
 };
+pub use proxy::Proxy;
+#[cfg(feature = "burn")]
+pub use proxy_score::{ProxyBatch, ProxyProfiler, score as proxy_scores};
 #[cfg(feature = "burn")]
 pub use runtime::{LatencyBackend, LatencyDevice, LoadedNetwork};
 pub use table::{CountTable, LayerCost, LayerTable};

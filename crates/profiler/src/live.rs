@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hwnas_space::{ModelSpace, Sample};
+use hwnas_space::{ModelSpace, Sample, SearchSpace};
 
 use crate::{CountOptions, Counts, ProfileError, Profiler, count_live};
 
@@ -69,9 +69,13 @@ impl LiveCountProfiler {
 
     /// The live counts of `sample`.
     pub fn counts(&self, sample: &Sample) -> Result<Counts, ProfileError> {
+        self.counts_indices(&self.space.search_space().indices(sample)?)
+    }
+
+    /// The live counts of the sample at validated choice `indices` (declaration order).
+    pub fn counts_indices(&self, indices: &[usize]) -> Result<Counts, ProfileError> {
         let search_space = self.space.search_space();
-        let indices = search_space.indices(sample)?;
-        let count = || count_live(&self.space.resolve_indices(&indices)?, self.options);
+        let count = || count_live(&self.space.resolve_indices(indices)?, self.options);
         match &*self.known {
             Known::Listed(known) => {
                 let position = indices
@@ -87,7 +91,7 @@ impl LiveCountProfiler {
                 Ok(*known[position].get_or_init(|| counts))
             }
             Known::Hashed(known) => {
-                let key = search_space.sample_hash(&indices);
+                let key = search_space.sample_hash(indices);
                 if let Some(counts) = lock(known).get(&key) {
                     return Ok(*counts);
                 }
@@ -104,14 +108,34 @@ impl LiveCountProfiler {
 
     /// The live FLOPs as a profiler.
     pub fn flops(&self) -> impl Profiler + use<> {
-        let live = self.clone();
-        crate::from_fn(move |sample: &Sample| Ok(live.counts(sample)?.flops as f64))
+        LiveCount {
+            live: self.clone(),
+            of: |counts| counts.flops,
+        }
     }
 
     /// The live parameters as a profiler.
     pub fn params(&self) -> impl Profiler + use<> {
-        let live = self.clone();
-        crate::from_fn(move |sample: &Sample| Ok(live.counts(sample)?.params as f64))
+        LiveCount {
+            live: self.clone(),
+            of: |counts| counts.params,
+        }
+    }
+}
+
+/// One of the live counts as a profiler.
+struct LiveCount {
+    live: LiveCountProfiler,
+    of: fn(&Counts) -> u64,
+}
+
+impl Profiler for LiveCount {
+    fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
+        Ok((self.of)(&self.live.counts(sample)?) as f64)
+    }
+
+    fn profile_indices(&self, _: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
+        Ok((self.of)(&self.live.counts_indices(indices)?) as f64)
     }
 }
 

@@ -568,4 +568,12 @@ impl Profiler for LatencyPredictor {
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
         self.predict(sample)
     }
+
+    fn profile_indices(
+        &self,
+        _: &hwnas_space::SearchSpace,
+        indices: &[usize],
+    ) -> Result<f64, ProfileError> {
+        self.predict_indices(indices)
+    }
 }

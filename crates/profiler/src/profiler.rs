@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use hwnas_space::{ModelSpace, Sample, Shape};
+use hwnas_space::{ModelSpace, Sample, SearchSpace, Shape};
 
 use crate::{CountOptions, CountTable, Counts, ProfileError};
 
@@ -20,6 +20,13 @@ pub trait Profiler: Send + Sync {
     fn measures(&self) -> bool {
         false
     }
+
+    /// The metric of the sample at choice `indices` of `space` (the space it was built for,
+    /// indices in declaration order, constraints already checked). Table profilers answer
+    /// without building the sample, which is what a strategy pricing many candidates pays for.
+    fn profile_indices(&self, space: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
+        self.profile(&space.sample_at(indices))
+    }
 }
 
 /// One profiler shared by several users (a budget filter and the trial log measure once).
@@ -31,6 +38,10 @@ impl<P: Profiler + ?Sized> Profiler for Arc<P> {
     fn measures(&self) -> bool {
         (**self).measures()
     }
+
+    fn profile_indices(&self, space: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
+        (**self).profile_indices(space, indices)
+    }
 }
 
 /// A profiler chosen at run time.
@@ -41,6 +52,10 @@ impl<P: Profiler + ?Sized> Profiler for Box<P> {
 
     fn measures(&self) -> bool {
         (**self).measures()
+    }
+
+    fn profile_indices(&self, space: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
+        (**self).profile_indices(space, indices)
     }
 }
 
@@ -150,6 +165,10 @@ impl Profiler for FlopsProfiler {
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
         self.flops(sample).map(|flops| flops as f64)
     }
+
+    fn profile_indices(&self, _: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
+        Ok(self.0.counts_indices(indices)?.flops as f64)
+    }
 }
 
 /// Trainable parameters of any sample (normalization running statistics excluded).
@@ -172,5 +191,9 @@ impl NumParamsProfiler {
 impl Profiler for NumParamsProfiler {
     fn profile(&self, sample: &Sample) -> Result<f64, ProfileError> {
         self.num_params(sample).map(|params| params as f64)
+    }
+
+    fn profile_indices(&self, _: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
+        Ok(self.0.counts_indices(indices)?.params as f64)
     }
 }

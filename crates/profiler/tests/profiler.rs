@@ -729,3 +729,137 @@ mod wgpu {
         assert!(predictor.check_device(&flex).is_err());
     }
 }
+
+mod proxy {
+    use burn::module::{Module, ModuleMapper, Param};
+    use burn::tensor::{Device, Tensor, TensorData};
+    use hwnas_profiler::{ProfileError, Profiler, Proxy, ProxyBatch, ProxyProfiler, proxy_scores};
+    use hwnas_space::module::Network;
+    use hwnas_space::{Layer, ModelSpace, Node, Sample, Shape, hub};
+
+    /// The linear layer's weights, `[inputs][outputs]` as burn stores them.
+    const WEIGHTS: [[f32; 2]; 2] = [[1.0, -2.0], [0.5, 3.0]];
+    const IMAGES: [f32; 4] = [1.0, 2.0, 3.0, -1.0];
+    const LABELS: [i64; 2] = [0, 1];
+
+    struct SetWeights;
+
+    impl ModuleMapper for SetWeights {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|tensor| {
+                let (device, trained) = (tensor.device(), tensor.is_require_grad());
+                let values: Vec<f32> = WEIGHTS.concat();
+                Tensor::from_data(TensorData::new(values, tensor.dims()), &device)
+                    .set_require_grad(trained)
+            })
+        }
+    }
+
+    /// Two pixels flattened into a linear layer without bias, with [`WEIGHTS`].
+    fn linear_network(device: &Device) -> Network {
+        let root = Node::sequential([
+            Node::Layer(Layer::Flatten),
+            Node::Layer(Layer::Linear {
+                out_features: 2,
+                bias: false,
+            }),
+        ]);
+        let space = ModelSpace::new("linear", root, vec![], Shape::image(1, 1, 2)).unwrap();
+        space
+            .freeze(&Sample::default(), device)
+            .unwrap()
+            .map(&mut SetWeights)
+    }
+
+    fn softmax(logits: [f64; 2]) -> [f64; 2] {
+        let max = logits[0].max(logits[1]);
+        let exp = logits.map(|z| (z - max).exp());
+        exp.map(|e| e / (exp[0] + exp[1]))
+    }
+
+    #[test]
+    fn proxies_of_a_linear_network_equal_their_hand_computed_values() {
+        let device = Device::flex().autodiff();
+        let network = || -> Result<Network, ProfileError> { Ok(linear_network(&device)) };
+        let batch = ProxyBatch::new(IMAGES.to_vec(), [2, 1, 1, 2], LABELS.to_vec()).unwrap();
+        let scores = proxy_scores(&network, &Proxy::ALL, &batch, &device).unwrap();
+
+        // synflow: R = Σ_j Σ_i |w_ij| on an input of ones, so ∂R/∂w_ij = 1 and the score is Σ|w|.
+        let synflow: f64 = WEIGHTS.iter().flatten().map(|w| w.abs() as f64).sum();
+        // The cross-entropy gradient: ∂L/∂w_ij = Σ_n x_ni (p_nj - y_nj) / N.
+        let mut gradient = [[0.0f64; 2]; 2];
+        for n in 0..2 {
+            let x = [IMAGES[2 * n] as f64, IMAGES[2 * n + 1] as f64];
+            let logits = [0, 1].map(|j| x[0] * WEIGHTS[0][j] as f64 + x[1] * WEIGHTS[1][j] as f64);
+            let p = softmax(logits);
+            for (i, row) in gradient.iter_mut().enumerate() {
+                for (j, g) in row.iter_mut().enumerate() {
+                    let y = if LABELS[n] as usize == j { 1.0 } else { 0.0 };
+                    *g += x[i] * (p[j] - y) / 2.0;
+                }
+            }
+        }
+        let grad_norm = gradient.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
+        let snip: f64 = (0..4)
+            .map(|k| (gradient[k / 2][k % 2] * WEIGHTS[k / 2][k % 2] as f64).abs())
+            .sum();
+        // A linear network's input gradient is the same for every example (the weights' row
+        // sums): perfectly correlated rows, eigenvalues 2 and 0.
+        let k = 1e-5f64;
+        let jacob_cov = -((2.0 + k).ln() + 1.0 / (2.0 + k) + k.ln() + 1.0 / k);
+
+        let expected = [synflow, jacob_cov, grad_norm, snip];
+        for ((proxy, score), expected) in Proxy::ALL.iter().zip(&scores).zip(expected) {
+            assert!(
+                (score - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                "{proxy}: {score} against {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn proxies_refuse_a_device_without_autodiff_and_labels_outside_the_classes() {
+        let device = Device::flex();
+        let network = || -> Result<Network, ProfileError> { Ok(linear_network(&device)) };
+        let batch = ProxyBatch::new(IMAGES.to_vec(), [2, 1, 1, 2], LABELS.to_vec()).unwrap();
+        assert!(proxy_scores(&network, &[Proxy::Snip], &batch, &device).is_err());
+
+        let device = device.autodiff();
+        let network = || -> Result<Network, ProfileError> { Ok(linear_network(&device)) };
+        let batch = ProxyBatch::new(IMAGES.to_vec(), [2, 1, 1, 2], vec![0, 2]).unwrap();
+        let error = proxy_scores(&network, &[Proxy::GradNorm], &batch, &device).unwrap_err();
+        assert!(error.to_string().contains("2 classes"), "{error}");
+        assert!(ProxyBatch::new(IMAGES.to_vec(), [2, 1, 1, 2], vec![0]).is_err());
+    }
+
+    #[test]
+    fn proxy_scores_do_not_depend_on_what_was_scored_before() {
+        // A network with batch normalisation: synflow must not leave its rewritten statistics
+        // to the proxies scored after it, nor take those of the proxies before it.
+        let space = hub::space("mobile-micro").unwrap();
+        let batch = ProxyBatch::random(space.input(), 4, 3).unwrap();
+        let device = Device::flex();
+        let profiler = ProxyProfiler::new(&space, Proxy::Synflow, batch, device, 5);
+        let sample = space.search_space().default_sample().unwrap();
+        let forward = profiler.scores(&sample, &Proxy::ALL).unwrap();
+        let mut backward = profiler
+            .scores(
+                &sample,
+                &[
+                    Proxy::Snip,
+                    Proxy::GradNorm,
+                    Proxy::JacobCov,
+                    Proxy::Synflow,
+                ],
+            )
+            .unwrap();
+        backward.reverse();
+        for ((proxy, a), b) in Proxy::ALL.iter().zip(&forward).zip(&backward) {
+            assert!(
+                a.is_finite() && (a - b).abs() <= 1e-9 * a.abs(),
+                "{proxy}: {a} and {b}"
+            );
+        }
+        assert_eq!(profiler.profile(&sample).unwrap(), forward[0]);
+    }
+}

@@ -83,10 +83,11 @@ impl fmt::Debug for Guide {
 }
 
 impl Guide {
-    /// The costs of `costs` that come from tables, and no bound.
+    /// The costs of `costs` (measured ones, once per network, only where a strategy asks for
+    /// them: a prior on a zero-cost proxy), and no bound.
     pub fn new(costs: &Costs) -> Self {
         Guide {
-            costs: costs.free(),
+            costs: costs.clone(),
             bounds: Vec::new(),
             penalised: false,
         }
@@ -125,7 +126,8 @@ impl Guide {
     /// on a measured (or unpriced) metric leaves the guide without bounds, since asking it would
     /// run a network per candidate: the budget's filter judges such samples after the proposal.
     pub fn with_bounds(mut self, bounds: Vec<Bound>) -> Self {
-        if bounds.iter().all(|bound| self.costs.prices(&bound.metric)) {
+        let free = |metric: &str| self.costs.prices(metric) && !self.costs.measures(metric);
+        if bounds.iter().all(|bound| free(&bound.metric)) {
             self.bounds = bounds;
         }
         self
@@ -143,12 +145,13 @@ impl Guide {
         bounds.join(", ")
     }
 
-    /// The costs read from tables.
+    /// The costs it prices.
     pub fn costs(&self) -> &Costs {
         &self.costs
     }
 
-    /// `sample`'s `metric`, when a table prices it.
+    /// `sample`'s `metric`, when it is priced (a measured metric runs the sample's network the
+    /// first time).
     pub fn cost(&self, sample: &Sample, metric: &str) -> Option<f64> {
         self.costs.cost(sample, metric).ok()
     }
@@ -167,7 +170,22 @@ impl Guide {
     /// Whether the choice indices satisfy the space's constraints and the budget.
     pub fn admits_indices(&self, space: &SearchSpace, indices: &[usize]) -> bool {
         space.check_constraints(indices).is_ok()
-            && (!self.constrains() || self.admits(&space.sample_at(indices)))
+            && (!self.constrains()
+                || self.bounds.iter().all(|bound| {
+                    self.costs
+                        .cost_indices(space, indices, &bound.metric)
+                        .is_ok_and(|value| bound.admits(value))
+                }))
+    }
+
+    /// The `metric` of the sample at choice `indices` (constraints checked), when it is priced.
+    pub fn cost_indices(
+        &self,
+        space: &SearchSpace,
+        indices: &[usize],
+        metric: &str,
+    ) -> Option<f64> {
+        self.costs.cost_indices(space, indices, metric).ok()
     }
 
     /// Uniformly random admissible choice indices for which `fresh` holds (a sample the strategy
@@ -260,5 +278,33 @@ mod tests {
                 .with_bounds(vec![max("width", 1.0)])
                 .constrains()
         );
+    }
+
+    /// A metric that runs something per sample, counting how often it is asked.
+    struct Measured(std::sync::atomic::AtomicUsize);
+
+    impl hwnas_profiler::Profiler for Measured {
+        fn profile(&self, sample: &Sample) -> Result<f64, hwnas_profiler::ProfileError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(10.0 * sample.get("width").unwrap().as_f64().unwrap())
+        }
+
+        fn measures(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn guide_prices_a_measured_metric_once_but_never_bounds_proposals_by_it() {
+        let (space, costs) = width_space();
+        let measured = std::sync::Arc::new(Measured(Default::default()));
+        let costs = costs.with("score", measured.clone());
+        let guide = Guide::new(&costs).with_bounds(vec![max("score", 15.0)]);
+        // Bounding by it would run a network per candidate: the filter judges after proposals.
+        assert!(!guide.constrains());
+        let sample = space.sample_at(&[2]);
+        assert_eq!(guide.cost(&sample, "score"), Some(30.0));
+        assert_eq!(guide.cost(&sample, "score"), Some(30.0));
+        assert_eq!(measured.0.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 }

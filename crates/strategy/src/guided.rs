@@ -15,10 +15,11 @@ use crate::{Guide, Objective, Proposal, Strategy, StrategyError, TrialResult};
 pub struct GuidedConfig {
     /// The metric to improve.
     pub objective: Objective,
-    /// The cheap scores the prior prefers, each a cost the search reads from a table, and which
-    /// way (default: more parameters of the layers the output depends on, `live_params`: under
-    /// a budget the best networks spend it, on operations that count). They are also features of
-    /// the surrogate, which learns how much they matter.
+    /// The cheap scores the prior prefers, each a cost the search prices, and which way
+    /// (default: more parameters of the layers the output depends on, `live_params`: under a
+    /// budget the best networks spend it, on operations that count). They are also features of
+    /// the surrogate, which learns how much they matter. A score read from a table is free; a
+    /// zero-cost proxy runs each candidate's network once (about a training step's time).
     pub prior: Vec<Objective>,
     /// Results before the surrogate proposes; until then each proposal is the best of
     /// `prior_draws` admissible random samples by the prior.
@@ -105,8 +106,8 @@ pub struct Guided {
     /// Rebuilt from `history` after a restore.
     #[serde(skip)]
     surrogate: Option<RidgeEnsemble>,
-    /// What the guide said of each candidate met, by sample hash: admissible, and its prior
-    /// costs' logs (pricing is the cost of a proposal; neighbours recur).
+    /// What the guide said of each candidate met, by [`candidate_key`]: admissible, and its
+    /// prior costs as features (pricing is the cost of a proposal; neighbours recur).
     #[serde(skip)]
     known: FxHashMap<u64, Option<Vec<f64>>>,
 }
@@ -116,6 +117,17 @@ struct Observation {
     indices: Vec<usize>,
     key: f64,
     weights: Vec<u32>,
+}
+
+/// A cost as a feature: its log (costs span orders of magnitude, and a cost's effect on
+/// accuracy is closer to linear in its log); a negative score (`jacob_cov`) by the log of its
+/// magnitude, negated, so that the order is kept.
+fn log_feature(cost: f64) -> f64 {
+    if cost >= 0.0 {
+        cost.max(1e-12).ln()
+    } else {
+        -(-cost).ln_1p()
+    }
 }
 
 /// The prior's score of a sample with these prior costs' logs: larger is preferred.
@@ -130,15 +142,31 @@ fn prior_score(prior: &[Objective], costs: &[f64]) -> f64 {
 /// Candidates remembered before the cache starts over.
 const MAX_KNOWN: usize = 1 << 20;
 
+/// A key of the candidate at `indices`: its position in the grid of choices where the space is
+/// small enough to number (no hashing), else its sample hash.
+fn candidate_key(space: &SearchSpace, indices: &[usize]) -> u64 {
+    if space.size() >= (1u64 << 62) as f64 {
+        return space.sample_hash(indices);
+    }
+    space
+        .choices()
+        .iter()
+        .zip(indices)
+        .fold(0, |position, (choice, &index)| {
+            position * choice.len() as u64 + index as u64
+        })
+}
+
 impl Guided {
-    /// The logs of the prior costs of `indices` when admissible, from the cache or the guide.
-    fn priced(&mut self, space: &SearchSpace, hash: u64, indices: &[usize]) -> Option<&[f64]> {
+    /// The prior costs of `indices` as features when admissible, from the cache or the guide.
+    fn priced(&mut self, space: &SearchSpace, indices: &[usize]) -> Option<&[f64]> {
+        let hash = candidate_key(space, indices);
         if !self.known.contains_key(&hash) {
             let priced = self
                 .proposer
                 .guide
                 .admits_indices(space, indices)
-                .then(|| self.prior_costs(&space.sample_at(indices)));
+                .then(|| self.prior_costs(space, indices));
             if self.known.len() >= MAX_KNOWN {
                 self.known.clear();
             }
@@ -210,20 +238,21 @@ impl Guided {
     /// The features of an evaluated sample (priced even when outside the budget: a penalised
     /// sample is learned from too).
     fn encode(&self, space: &SearchSpace, indices: &[usize]) -> Vec<f64> {
-        let costs = self.prior_costs(&space.sample_at(indices));
+        let costs = self.prior_costs(space, indices);
         Self::features(space, indices, &costs)
     }
 
-    /// The logs of `sample`'s prior costs (0 for one the guide cannot price).
-    fn prior_costs(&self, sample: &Sample) -> Vec<f64> {
+    /// The prior costs of the sample at `indices` as features (0 for one the guide cannot
+    /// price).
+    fn prior_costs(&self, space: &SearchSpace, indices: &[usize]) -> Vec<f64> {
         let guide = &self.proposer.guide;
         self.config
             .prior
             .iter()
             .map(|o| {
                 guide
-                    .cost(sample, &o.metric)
-                    .map_or(0.0, |c| c.max(1e-12).ln())
+                    .cost_indices(space, indices, &o.metric)
+                    .map_or(0.0, log_feature)
             })
             .collect()
     }
@@ -240,9 +269,8 @@ impl Guided {
                 !proposer.has_seen(space, indices)
             })?;
             let Some(indices) = drawn else { break };
-            let hash = space.sample_hash(&indices);
             let prior = self.config.prior.clone();
-            let Some(costs) = self.priced(space, hash, &indices) else {
+            let Some(costs) = self.priced(space, &indices) else {
                 continue;
             };
             let score = prior_score(&prior, costs);
@@ -265,15 +293,15 @@ impl Guided {
         order.sort_by(|&a, &b| self.history[b].key.total_cmp(&self.history[a].key));
         let mut best: Option<(f64, Vec<usize>)> = None;
         let mut consider = |guided: &mut Guided, candidate: &[usize]| {
-            let hash = space.sample_hash(candidate);
-            if guided.proposer.has_seen_hash(hash) {
-                return;
-            }
-            let Some(costs) = guided.priced(space, hash, candidate) else {
+            let Some(costs) = guided.priced(space, candidate) else {
                 return;
             };
             let predicted = Self::predict(&model, space, candidate, costs);
-            if best.as_ref().is_none_or(|(b, _)| predicted > *b) {
+            // Whether it was proposed before is asked only of a new best (hashing is most of
+            // what a candidate costs).
+            if best.as_ref().is_none_or(|(b, _)| predicted > *b)
+                && !guided.proposer.has_seen(space, candidate)
+            {
                 best = Some((predicted, candidate.to_vec()));
             }
         };

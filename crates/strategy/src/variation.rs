@@ -67,12 +67,7 @@ pub(crate) struct Proposer {
 impl Proposer {
     /// Whether `indices` were proposed before.
     pub(crate) fn has_seen(&self, space: &SearchSpace, indices: &[usize]) -> bool {
-        self.has_seen_hash(space.sample_hash(indices))
-    }
-
-    /// Whether the sample of this [`SearchSpace::sample_hash`] was proposed before.
-    pub(crate) fn has_seen_hash(&self, hash: u64) -> bool {
-        self.seen.contains(&hash)
+        self.seen.contains(&space.sample_hash(indices))
     }
 
     /// Remembers `indices` as proposed; false when they were already.

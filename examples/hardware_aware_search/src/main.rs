@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let evaluator = TrainingEvaluator::new(space.clone(), &data, training, device.clone())?;
     // Every cost of both runs, the latency measured once per network and shared by the budget
     // and the trial log.
-    let costs = search.costs(&space, &device)?;
+    let costs = search.costs(&space, Some(&data), &device)?;
 
     // Budgets that a third of the space meets, found on this machine rather than hard-coded:
     // latency depends on the device, which is the point.

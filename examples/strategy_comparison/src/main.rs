@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
     let data = TrainingData::load(&training.data, None)?;
     let evaluator = TrainingEvaluator::new(space.clone(), &data, training, device.clone())?;
     // One `Costs` for every run: a network's latency is measured once.
-    let costs = search.costs(&space, &device)?;
+    let costs = search.costs(&space, Some(&data), &device)?;
     let out = std::env::temp_dir().join("hwnas-strategy-comparison");
 
     println!(

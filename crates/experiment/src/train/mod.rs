@@ -13,6 +13,7 @@ mod data;
 mod evaluator;
 mod fit;
 mod oneshot;
+mod proxy;
 mod retrain;
 mod search;
 
@@ -30,6 +31,7 @@ pub use oneshot::{
     ARCHITECTURE_WEIGHTS, EpochRecord, ONESHOT_SETTINGS, OneShotRun, OneShotRunConfig,
     OneShotRunError, OneShotSummary, SUPERNET_LOG, SUPERNET_WEIGHTS,
 };
+pub use proxy::{PROXY_BATCH, ProxyReport, ProxyRow, ProxyStudy, proxy_batch};
 pub use retrain::{
     CHECKPOINTS, EPOCHS_LOG, EpochLine, MODEL_FILE, ModelFile, RESULT_FILE, TRAIN_SETTINGS,
     TrainResult, TrainRun, TrainRunConfig, TrainRunError, WEIGHTS_FILE, load_network,

@@ -2,12 +2,15 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use hwnas_benchmark::NasBench201;
-use hwnas_profiler::{Costs, LatencyConfig, LatencyDevice, LatencyPredictor, LatencyProfiler};
+use hwnas_profiler::{
+    Costs, LatencyConfig, LatencyDevice, LatencyPredictor, LatencyProfiler, ProxyBatch,
+    ProxyProfiler,
+};
 use hwnas_space::{ModelSpace, Shape, metric};
 use hwnas_strategy::{Objective, Status};
 
 use super::retrain::load_network;
-use super::{TrainingData, TrainingEvaluator};
+use super::{PROXY_BATCH, TrainingData, TrainingEvaluator, proxy_batch};
 use crate::{
     BenchmarkEvaluator, Evaluator, EvaluatorConfig, ExecutorConfig, ExperimentError, LOG_FILE,
     LatencySource, ProcessEvaluator, Progress, SearchConfig, SlurmEvaluator, Stop, Summary,
@@ -16,9 +19,27 @@ use crate::{
 
 impl SearchConfig {
     /// FLOPs, parameters and, when the settings price it, latency: measured on `device` or in
-    /// tract (once per network), or predicted from the table (which must be of this space and input).
-    pub fn costs(&self, space: &ModelSpace, device: &Device) -> Result<Costs, ExperimentError> {
-        let costs = Costs::counts(space)?;
+    /// tract (once per network), or predicted from the table (which must be of this space and
+    /// input); and the proxies the settings name, on a minibatch of `data` (random images
+    /// without it), once per network on `device`.
+    pub fn costs(
+        &self,
+        space: &ModelSpace,
+        data: Option<&TrainingData>,
+        device: &Device,
+    ) -> Result<Costs, ExperimentError> {
+        let mut costs = Costs::counts(space)?;
+        if !self.proxies.is_empty() {
+            let batch = match data {
+                Some(data) => proxy_batch(data, PROXY_BATCH, self.seed)?,
+                None => ProxyBatch::random(space.input(), PROXY_BATCH, self.seed)?,
+            };
+            for &proxy in &self.proxies {
+                let profiler =
+                    ProxyProfiler::new(space, proxy, batch.clone(), device.clone(), self.seed);
+                costs = costs.with(proxy.name(), profiler);
+            }
+        }
         Ok(match &self.latency {
             None => costs,
             Some(LatencySource::Measured) => costs.with(
@@ -99,7 +120,7 @@ impl SearchConfig {
         self.validate()?;
         let space = self.model_space()?;
         let device = self.device.unwrap_or_default().device()?;
-        let costs = self.costs(&space, &device)?;
+        let costs = self.costs(&space, data, &device)?;
         let local = self.local_evaluator(data, dir, &space, &device)?;
         let program = || std::env::current_exe().map_err(ExperimentError::io("the program"));
         let remote: Option<Box<dyn Evaluator>> = match &self.executor {
