@@ -321,6 +321,14 @@ impl Profiler for DeviceLatency {
         Ok(self.bench.latency(index, self.device))
     }
 
+    fn range(&self) -> Option<(f64, f64)> {
+        let latencies = (0..self.bench.len()).map(|i| self.bench.latency(i, self.device));
+        latencies.fold(None, |range, latency| {
+            let (min, max) = range.unwrap_or((latency, latency));
+            Some((min.min(latency), max.max(latency)))
+        })
+    }
+
     fn profile_indices(&self, _: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
         let index = self.bench.index_of(indices).ok_or_else(|| {
             ProfileError::Table(format!("no NAS-Bench-201 row for choices {indices:?}"))

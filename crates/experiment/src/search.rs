@@ -7,14 +7,14 @@ use hwnas_benchmark::{Dataset, NasBench201};
 use hwnas_middleware::{Budget, Chain, Deduplication, MedianStop, MultipleEvaluation};
 use hwnas_profiler::{Costs, Proxy};
 use hwnas_space::{Backend, ModelSpace, Shape, hub, metric};
-use hwnas_strategy::{Objective, SoftTarget, StrategyConfig, StrategyName};
+use hwnas_strategy::{Objective, SoftTarget, Status, StrategyConfig, StrategyName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::experiment::write_json;
 use crate::{
     Evaluator, ExecutorConfig, Experiment, ExperimentConfig, ExperimentError, LOG_FILE, STATE_FILE,
-    TrainingConfig,
+    TrainingConfig, read_log,
 };
 
 /// A search's settings inside its directory: `--resume` must find the same.
@@ -393,10 +393,27 @@ impl SearchConfig {
                 .iter()
                 .any(|file| dir.join(file).exists())
         {
-            return Err(ExperimentError::Resume(format!(
-                "{} already holds an experiment: resume it or choose another directory",
-                dir.display()
-            )));
+            // A search that trained nothing (its budget admitted nothing, say) holds nothing
+            // to lose: it is started again with the new settings.
+            let (records, _) = read_log(&dir.join(LOG_FILE))?;
+            if records
+                .iter()
+                .any(|record| record.status != Status::Invalid)
+            {
+                return Err(ExperimentError::Resume(format!(
+                    "{} already holds an experiment: resume it (--resume) or choose another \
+                     directory",
+                    dir.display()
+                )));
+            }
+            for file in [LOG_FILE, STATE_FILE] {
+                match std::fs::remove_file(dir.join(file)) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(ExperimentError::io(dir.join(file))(error));
+                    }
+                    _ => {}
+                }
+            }
         }
         std::fs::create_dir_all(dir).map_err(ExperimentError::io(dir))?;
         write_json(&path, &current)

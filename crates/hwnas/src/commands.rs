@@ -25,11 +25,20 @@ pub fn spaces() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn space(name: &str, as_json: bool) -> anyhow::Result<()> {
-    let space = hub::space(name)?;
+#[derive(Args)]
+pub struct SpaceCommandArgs {
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// Print the search space as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn space(args: &SpaceCommandArgs) -> anyhow::Result<()> {
+    let (space, _) = args.space.load()?;
     let search_space = space.search_space();
     let mut out = std::io::stdout().lock();
-    if as_json {
+    if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(search_space)?)?;
         return Ok(());
     }
@@ -56,6 +65,18 @@ pub fn space(name: &str, as_json: bool) -> anyhow::Result<()> {
             writeln!(out, ", {valid} satisfy the constraints")?
         }
         _ => writeln!(out)?,
+    }
+    let counts = CountProfiler::new(&space, space.input(), CountOptions::default())?;
+    if let Some(((least_flops, most_flops), (least_params, most_params))) = counts.table().ranges()
+    {
+        writeln!(
+            out,
+            "flops: {} to {}\nparams: {} to {}",
+            metric::thousands(least_flops),
+            metric::thousands(most_flops),
+            metric::thousands(least_params),
+            metric::thousands(most_params)
+        )?;
     }
     Ok(())
 }

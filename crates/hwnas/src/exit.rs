@@ -44,6 +44,22 @@ macro_rules! bail_input {
 }
 pub(crate) use bail_input;
 
+/// The error and its causes on one line, each cause once: an error whose message already
+/// quotes its cause (`cannot write m.onnx: entity not found`) does not repeat it.
+pub fn message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
 /// What a failed command exits with: the first cause whose kind is known decides.
 pub fn code(error: &anyhow::Error) -> ExitCode {
     let interrupted = |cause: &(dyn std::error::Error + 'static)| {

@@ -159,6 +159,7 @@ pub struct BuildArgs {
 
 fn build(args: &BuildArgs) -> anyhow::Result<()> {
     let (space, batch) = args.space.load()?;
+    crate::output::prepare_out(&args.out)?;
     let device = args.device.device.device()?;
     let defaults = PredictorConfig::default();
     let config = PredictorConfig {
@@ -548,6 +549,7 @@ pub struct FitArgs {
 
 fn fit(args: &FitArgs) -> anyhow::Result<()> {
     let (space, batch) = args.space.load()?;
+    crate::output::prepare_out(&args.out)?;
     let bases = args
         .base
         .iter()
@@ -624,6 +626,7 @@ pub struct CalibrateArgs {
 
 fn calibrate(args: &CalibrateArgs) -> anyhow::Result<()> {
     let (base, space) = load_table(&args.table)?;
+    crate::output::prepare_out(&args.out)?;
     if args.samples == 0 {
         bail_input!("--samples must be at least 1");
     }

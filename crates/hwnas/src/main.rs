@@ -42,14 +42,9 @@ struct Cli {
 enum Command {
     /// List the hub spaces.
     Spaces,
-    /// Print a space's labels, choices, constraints and size.
-    Space {
-        /// Hub space name.
-        name: String,
-        /// Print the search space as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print a space's labels, choices, constraints, size, and FLOPs and parameter ranges at its
+    /// input.
+    Space(commands::SpaceCommandArgs),
     /// Print random samples as JSON lines.
     Sample(commands::SampleArgs),
     /// Print the FLOPs and parameters of samples.
@@ -111,7 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Spaces => commands::spaces(),
-        Command::Space { name, json } => commands::space(&name, json),
+        Command::Space(args) => commands::space(&args),
         Command::Sample(args) => commands::sample(&args),
         Command::Profile(args) => commands::profile(&args),
         Command::Freeze(args) => commands::freeze(&args),
@@ -134,7 +129,7 @@ fn main() -> ExitCode {
         // A reader that stopped reading (`| head`) wanted no more: not an error.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", exit::message(&error));
             exit::code(&error)
         }
     }

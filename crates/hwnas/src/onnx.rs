@@ -38,6 +38,7 @@ pub struct OnnxArgs {
 
 pub fn export_onnx(args: &OnnxArgs) -> anyhow::Result<()> {
     let (space, batch) = args.space.load()?;
+    crate::output::prepare_out(&args.out)?;
     let samples = args.sample.read()?;
     let [sample] = &samples[..] else {
         bail_input!(

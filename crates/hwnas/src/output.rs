@@ -86,3 +86,22 @@ pub fn print_report(dir: &Path, top: usize) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Makes sure `out` can be written before long work starts: its missing parent folders are
+/// created and a file is tried in the folder, so that a measurement of minutes is not lost to
+/// a path that cannot take its result.
+pub fn prepare_out(out: &Path) -> anyhow::Result<()> {
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".hwnas-write-check-{}", std::process::id()));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            let cause =
+                std::io::Error::new(e.kind(), format!("cannot write in {}: {e}", dir.display()));
+            anyhow::Error::new(cause)
+        })
+}

@@ -219,7 +219,7 @@ fn filter_patience_stops_a_hopeless_search() {
         matches!(error, StrategyError::Patience { rejected: 50, .. }),
         "{error}"
     );
-    assert!(error.to_string().contains("loosen the budget"), "{error}");
+    assert!(error.to_string().contains("loosen it"), "{error}");
 }
 
 #[test]

@@ -168,6 +168,13 @@ impl Costs {
         self.price(sample, metric, profiler.as_ref())
     }
 
+    /// The least and the most `metric` is over the space, when its profiler knows without
+    /// running anything ([`Profiler::range`]).
+    pub fn range(&self, metric: &str) -> Option<(f64, f64)> {
+        let (_, profiler) = self.profilers.iter().find(|(name, _)| name == metric)?;
+        profiler.range()
+    }
+
     /// One metric of the sample at validated choice `indices` of `space` (the costs' space):
     /// read from a table without building the sample, when the profiler can.
     pub fn cost_indices(

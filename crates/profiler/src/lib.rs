@@ -26,6 +26,7 @@
 mod costs;
 mod count;
 mod error;
+mod extremes;
 #[cfg(feature = "burn")]
 mod fingerprint;
 pub mod fit;

@@ -576,4 +576,13 @@ impl Profiler for LatencyPredictor {
     ) -> Result<f64, ProfileError> {
         self.predict_indices(indices)
     }
+
+    /// Known for a table without a list per architecture (the list makes the terms interlock).
+    fn range(&self) -> Option<(f64, f64)> {
+        if !self.file.per_architecture_ms.is_empty() {
+            return None;
+        }
+        let (min, max) = self.table.range(|&ms| ms)?;
+        Some((min + self.file.intercept, max + self.file.intercept))
+    }
 }

@@ -21,6 +21,12 @@ pub trait Profiler: Send + Sync {
         false
     }
 
+    /// The least and the most the metric is over the samples of its space, when the profiler
+    /// knows without running anything (bounds every sample's value); `None` otherwise.
+    fn range(&self) -> Option<(f64, f64)> {
+        None
+    }
+
     /// The metric of the sample at choice `indices` of `space` (the space it was built for,
     /// indices in declaration order, constraints already checked). Table profilers answer
     /// without building the sample, which is what a strategy pricing many candidates pays for.
@@ -42,6 +48,10 @@ impl<P: Profiler + ?Sized> Profiler for Arc<P> {
     fn profile_indices(&self, space: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
         (**self).profile_indices(space, indices)
     }
+
+    fn range(&self) -> Option<(f64, f64)> {
+        (**self).range()
+    }
 }
 
 /// A profiler chosen at run time.
@@ -56,6 +66,10 @@ impl<P: Profiler + ?Sized> Profiler for Box<P> {
 
     fn profile_indices(&self, space: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
         (**self).profile_indices(space, indices)
+    }
+
+    fn range(&self) -> Option<(f64, f64)> {
+        (**self).range()
     }
 }
 
@@ -169,6 +183,11 @@ impl Profiler for FlopsProfiler {
     fn profile_indices(&self, _: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
         Ok(self.0.counts_indices(indices)?.flops as f64)
     }
+
+    fn range(&self) -> Option<(f64, f64)> {
+        let ((min, max), _) = self.0.table().ranges()?;
+        Some((min as f64, max as f64))
+    }
 }
 
 /// Trainable parameters of any sample (normalization running statistics excluded).
@@ -195,5 +214,10 @@ impl Profiler for NumParamsProfiler {
 
     fn profile_indices(&self, _: &SearchSpace, indices: &[usize]) -> Result<f64, ProfileError> {
         Ok(self.0.counts_indices(indices)?.params as f64)
+    }
+
+    fn range(&self) -> Option<(f64, f64)> {
+        let (_, (min, max)) = self.0.table().ranges()?;
+        Some((min as f64, max as f64))
     }
 }

@@ -168,7 +168,7 @@ impl LatencyDevice {
             };
             match seed {
                 Some(seed) => hwnas_space::module::seeded(device, seed, build),
-                None => build(),
+                None => hwnas_space::module::unseeded(build),
             }
         };
         match self {

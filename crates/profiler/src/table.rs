@@ -12,6 +12,7 @@ use std::ops::AddAssign;
 
 use hwnas_space::{Layer, ModelSpace, Node, Reduction, SearchSpace, Shape, SpaceError};
 
+use crate::extremes::{Extreme, Factor, extreme};
 use crate::{CountOptions, Counts, ProfileError, layer_counts};
 
 /// Tables larger than this stay as a list of terms checked one by one.
@@ -483,6 +484,50 @@ impl<T: LayerCost> LayerTable<T> {
         self.dense.len()
     }
 
+    /// The least and the most `key` of the cost is over the networks of the space, exactly
+    /// (`key` must add up over layers as the cost does: FLOPs of counts, say); the space's
+    /// constraints are not read, so these bound every sample's value. `None` when no sample
+    /// is a network, or when the space's tables interlock too much to solve.
+    pub fn range(&self, key: impl Fn(&T) -> f64) -> Option<(f64, f64)> {
+        let sizes: Vec<usize> = self.space.choices().iter().map(|c| c.len()).collect();
+        let over = |condition: &Condition, inside: f64| {
+            let positions: Vec<usize> = condition.iter().map(|&(p, _)| p).collect();
+            let n: usize = positions.iter().map(|&p| sizes[p]).product();
+            let values = (0..n)
+                .map(|code| {
+                    let mut rest = code;
+                    let mut held = true;
+                    for &(p, mask) in condition.iter().rev() {
+                        held &= mask >> (rest % sizes[p]) & 1 == 1;
+                        rest /= sizes[p];
+                    }
+                    if held { inside } else { 0.0 }
+                })
+                .collect();
+            Factor { positions, values }
+        };
+        let factors = |which: Extreme| -> Vec<Factor> {
+            let dense = self.dense.iter().map(|group| Factor {
+                positions: group.labels.iter().map(|&(p, _)| p).collect(),
+                values: group.table.iter().map(&key).collect(),
+            });
+            let sparse = self
+                .sparse
+                .iter()
+                .map(|(condition, cost)| over(condition, key(cost)));
+            let invalid = self
+                .invalid
+                .iter()
+                .map(|(condition, _)| over(condition, which.excluded()));
+            dense.chain(sparse).chain(invalid).collect()
+        };
+        let constant = key(&self.constant);
+        Some((
+            extreme(&sizes, constant, factors(Extreme::Min), Extreme::Min)?,
+            extreme(&sizes, constant, factors(Extreme::Max), Extreme::Max)?,
+        ))
+    }
+
     /// The cost for validated choice indices (declaration order).
     pub fn cost_indices(&self, indices: &[usize]) -> Result<T, ProfileError> {
         if let Some((_, error)) = self
@@ -547,6 +592,15 @@ impl CountTable {
     /// Counts for validated choice indices (declaration order).
     pub fn counts_indices(&self, indices: &[usize]) -> Result<Counts, ProfileError> {
         self.table.cost_indices(indices)
+    }
+
+    /// The least and the most FLOPs and parameters over the space's networks (see
+    /// [`LayerTable::range`]): `(flops, params)`, each `(min, max)`.
+    pub fn ranges(&self) -> Option<((u64, u64), (u64, u64))> {
+        let flops = self.table.range(|c| c.flops as f64)?;
+        let params = self.table.range(|c| c.params as f64)?;
+        let whole = |(a, b): (f64, f64)| (a as u64, b as u64);
+        Some((whole(flops), whole(params)))
     }
 }
 

@@ -158,6 +158,70 @@ fn num_params_equals_burn_num_params_of_frozen_module() {
 }
 
 #[test]
+fn count_ranges_equal_the_extremes_of_every_nasbench201_cell() {
+    let space = hub::space("nasbench201").unwrap();
+    let profiler = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
+    let mut flops = (u64::MAX, 0);
+    let mut params = (u64::MAX, 0);
+    let mut indices = vec![0usize; space.search_space().len()];
+    for code in 0..space.search_space().size() as usize {
+        let mut rest = code;
+        for (index, choice) in indices.iter_mut().zip(space.search_space().choices()).rev() {
+            *index = rest % choice.len();
+            rest /= choice.len();
+        }
+        let counts = profiler.counts_indices(&indices).unwrap();
+        flops = (flops.0.min(counts.flops), flops.1.max(counts.flops));
+        params = (params.0.min(counts.params), params.1.max(counts.params));
+    }
+    assert_eq!(profiler.table().ranges(), Some((flops, params)));
+    assert_eq!(
+        profiler.flops().range(),
+        Some((flops.0 as f64, flops.1 as f64))
+    );
+}
+
+#[test]
+fn count_ranges_bound_every_sample_of_the_large_spaces() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+    for space in [
+        hub::space("proxylessnas").unwrap(),
+        hub::space("mobile-micro").unwrap(),
+    ] {
+        let profiler = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();
+        let ((least_flops, most_flops), (least_params, most_params)) = profiler
+            .table()
+            .ranges()
+            .expect("the hub spaces are solved");
+        assert!(least_flops < most_flops && least_params < most_params);
+        for _ in 0..200 {
+            let sample = space.search_space().random_sample(&mut rng).unwrap();
+            let counts = profiler.counts(&sample).unwrap();
+            assert!(
+                (least_flops..=most_flops).contains(&counts.flops),
+                "{}",
+                space.name()
+            );
+            assert!((least_params..=most_params).contains(&counts.params));
+        }
+        // The extremes are reached: at the first and the last candidate of every choice (the
+        // hub spaces order candidates from small to large).
+        let smallest = profiler
+            .counts(&space.search_space().edge_sample(false))
+            .unwrap();
+        let largest = profiler
+            .counts(&space.search_space().edge_sample(true))
+            .unwrap();
+        assert_eq!(
+            (smallest.flops, largest.flops),
+            (least_flops, most_flops),
+            "{}",
+            space.name()
+        );
+    }
+}
+
+#[test]
 fn profiler_rejects_invalid_samples() {
     let space = hub::space("proxylessnas").unwrap();
     let profiler = CountProfiler::new(&space, space.input(), CountOptions::default()).unwrap();

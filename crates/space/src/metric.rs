@@ -32,3 +32,21 @@ pub const LATENCY_MS: &str = "latency_ms";
 
 /// The hardware costs a report plots against accuracy, in the order it prints them.
 pub const COSTS: [&str; 3] = [LATENCY_MS, FLOPS, PARAMS];
+
+/// A count as people read it, with thousands separators: `436554` as `436,554`.
+///
+/// ```
+/// assert_eq!(hwnas_space::metric::thousands(436_554), "436,554");
+/// assert_eq!(hwnas_space::metric::thousands(999), "999");
+/// ```
+pub fn thousands(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}

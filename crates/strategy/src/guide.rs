@@ -216,13 +216,62 @@ impl Guide {
         }
     }
 
+    /// What the space can reach on the bounded metrics, where the costs know their range: the
+    /// bounds it lies beyond (`no network of the space has fewer than 436,554 flops`), or the
+    /// range of each (`the space spans 1,000 to 9,000 flops`).
+    fn reach(&self) -> String {
+        let mut beyond = Vec::new();
+        let mut spans = Vec::new();
+        for bound in &self.bounds {
+            let Some((least, most)) = self.costs.range(&bound.metric) else {
+                continue;
+            };
+            let metric = &bound.metric;
+            if bound.max.is_some_and(|max| least > max) {
+                beyond.push(format!("fewer than {} {metric}", readable(least)));
+            } else if bound.min.is_some_and(|min| most < min) {
+                beyond.push(format!("more than {} {metric}", readable(most)));
+            } else {
+                spans.push(format!(
+                    "{} to {} {metric}",
+                    readable(least),
+                    readable(most)
+                ));
+            }
+        }
+        if !beyond.is_empty() {
+            format!("no network of the space has {}", beyond.join(", nor "))
+        } else if !spans.is_empty() {
+            format!(
+                "together the bounds admit (almost) nothing, though the space spans {}",
+                spans.join(" and ")
+            )
+        } else {
+            "it admits (almost) nothing in this space".to_string()
+        }
+    }
+
     /// The error of a budget no sample tried meets.
     pub fn infeasible(&self) -> StrategyError {
         StrategyError::Infeasible {
             budget: self.budget(),
             draws: MAX_ADMISSION_DRAWS,
+            reach: self.reach(),
         }
     }
+}
+
+/// `value` as people read it: whole numbers with thousands separators (`436,554`), others to
+/// four decimals.
+fn readable(value: f64) -> String {
+    if value.fract() != 0.0 || value.abs() >= 1e15 {
+        return format!("{}", (value * 1e4).round() / 1e4);
+    }
+    let sign = if value < 0.0 { "-" } else { "" };
+    format!(
+        "{sign}{}",
+        hwnas_space::metric::thousands(value.abs() as u64)
+    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ pub enum StrategyError {
     /// A middleware rejected every proposal for too long.
     #[error(
         "{middleware} rejected the last {rejected} proposals in a row: the budget admits (almost) \
-         nothing the strategy proposes; loosen the budget or raise the patience"
+         nothing the strategy proposes; loosen it"
     )]
     Patience {
         /// The middleware that gave up (`"filter"`, `"deduplication"`).
@@ -21,15 +21,15 @@ pub enum StrategyError {
         rejected: usize,
     },
     /// No sample the strategy drew fits the budget.
-    #[error(
-        "none of {draws} samples tried fits the budget ({budget}): it admits (almost) nothing \
-         in this space; loosen it"
-    )]
+    #[error("none of {draws} samples tried fits the budget ({budget}): {reach}; loosen it")]
     Infeasible {
         /// The budget's bounds.
         budget: String,
         /// How many samples were tried.
         draws: usize,
+        /// What the space can reach, where the costs know (`no network of the space has fewer
+        /// than 436,554 flops`), else that the budget admits (almost) nothing.
+        reach: String,
     },
     /// A saved state does not fit this strategy.
     #[error("cannot restore the strategy state: {0}")]

@@ -15,10 +15,22 @@ pub use supernet::{
 /// other seeded initialisation in between: burn keeps one generator per backend for the whole
 /// process, so two threads that seed and initialise at once would draw from each other's seed.
 pub fn seeded<T>(device: &burn::tensor::Device, seed: u64, f: impl FnOnce() -> T) -> T {
-    static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _only_us = SEEDED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _only_us = generator();
     device.seed(seed);
     f()
+}
+
+/// Runs `f`, which draws from the backend's generator without needing a seed of its own (a
+/// network whose latency alone is measured), where no seeded initialisation can run meanwhile:
+/// its draws would shift what a seed gives.
+pub fn unseeded<T>(f: impl FnOnce() -> T) -> T {
+    let _only_us = generator();
+    f()
+}
+
+fn generator() -> std::sync::MutexGuard<'static, ()> {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
