@@ -169,13 +169,18 @@ impl Guide {
 
     /// Whether the choice indices satisfy the space's constraints and the budget.
     pub fn admits_indices(&self, space: &SearchSpace, indices: &[usize]) -> bool {
-        space.check_constraints(indices).is_ok()
-            && (!self.constrains()
-                || self.bounds.iter().all(|bound| {
-                    self.costs
-                        .cost_indices(space, indices, &bound.metric)
-                        .is_ok_and(|value| bound.admits(value))
-                }))
+        space.check_constraints(indices).is_ok() && self.within_bounds(space, indices)
+    }
+
+    /// Whether the budget admits the choice indices (always, without bounds or when it
+    /// penalises), priced from the indices.
+    fn within_bounds(&self, space: &SearchSpace, indices: &[usize]) -> bool {
+        !self.constrains()
+            || self.bounds.iter().all(|bound| {
+                self.costs
+                    .cost_indices(space, indices, &bound.metric)
+                    .is_ok_and(|value| bound.admits(value))
+            })
     }
 
     /// The `metric` of the sample at choice `indices` (constraints checked), when it is priced.
@@ -202,7 +207,7 @@ impl Guide {
         let mut admissible = false;
         for _ in 0..MAX_ADMISSION_DRAWS {
             let indices = space.random_indices(rng)?;
-            if !self.constrains() || self.admits(&space.sample_at(&indices)) {
+            if self.within_bounds(space, &indices) {
                 admissible = true;
                 if fresh(&indices) {
                     return Ok(Some(indices));

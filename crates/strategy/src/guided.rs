@@ -75,7 +75,7 @@ impl GuidedConfig {
             told: Vec::new(),
             proposer: Proposer::default(),
             surrogate: None,
-            known: FxHashMap::default(),
+            known: Known::default(),
         })
     }
 }
@@ -106,10 +106,18 @@ pub struct Guided {
     /// Rebuilt from `history` after a restore.
     #[serde(skip)]
     surrogate: Option<RidgeEnsemble>,
-    /// What the guide said of each candidate met, by [`candidate_key`]: admissible, and its
-    /// prior costs as features (pricing is the cost of a proposal; neighbours recur).
+    /// What the guide said of each candidate met (pricing is the cost of a proposal; neighbours
+    /// recur).
     #[serde(skip)]
-    known: FxHashMap<u64, Option<Vec<f64>>>,
+    known: Known,
+}
+
+/// By [`candidate_key`], whether each candidate met is admissible and where its prior costs (as
+/// features) start in one shared buffer, so that remembering a candidate allocates nothing.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    at: FxHashMap<u64, Option<u32>>,
+    features: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +136,13 @@ fn log_feature(cost: f64) -> f64 {
     } else {
         -(-cost).ln_1p()
     }
+}
+
+/// One prior cost of the sample at `indices` as a feature (0 where the guide cannot price it).
+fn prior_feature(guide: &Guide, space: &SearchSpace, indices: &[usize], prior: &Objective) -> f64 {
+    guide
+        .cost_indices(space, indices, &prior.metric)
+        .map_or(0.0, log_feature)
 }
 
 /// The prior's score of a sample with these prior costs' logs: larger is preferred.
@@ -160,19 +175,28 @@ fn candidate_key(space: &SearchSpace, indices: &[usize]) -> u64 {
 impl Guided {
     /// The prior costs of `indices` as features when admissible, from the cache or the guide.
     fn priced(&mut self, space: &SearchSpace, indices: &[usize]) -> Option<&[f64]> {
-        let hash = candidate_key(space, indices);
-        if !self.known.contains_key(&hash) {
-            let priced = self
-                .proposer
-                .guide
-                .admits_indices(space, indices)
-                .then(|| self.prior_costs(space, indices));
-            if self.known.len() >= MAX_KNOWN {
-                self.known.clear();
+        let key = candidate_key(space, indices);
+        let n = self.config.prior.len();
+        let at = match self.known.at.get(&key) {
+            Some(&at) => at,
+            None => {
+                if self.known.at.len() >= MAX_KNOWN {
+                    self.known = Known::default();
+                }
+                let guide = &self.proposer.guide;
+                let features = &mut self.known.features;
+                let at = guide.admits_indices(space, indices).then(|| {
+                    let at = features.len() as u32;
+                    features.extend(
+                        (self.config.prior.iter()).map(|o| prior_feature(guide, space, indices, o)),
+                    );
+                    at
+                });
+                self.known.at.insert(key, at);
+                at
             }
-            self.known.insert(hash, priced);
-        }
-        self.known[&hash].as_deref()
+        };
+        at.map(|at| &self.known.features[at as usize..at as usize + n])
     }
 
     /// `model`'s prediction for `indices` with prior costs `costs`: the dot product with
@@ -246,14 +270,8 @@ impl Guided {
     /// price).
     fn prior_costs(&self, space: &SearchSpace, indices: &[usize]) -> Vec<f64> {
         let guide = &self.proposer.guide;
-        self.config
-            .prior
-            .iter()
-            .map(|o| {
-                guide
-                    .cost_indices(space, indices, &o.metric)
-                    .map_or(0.0, log_feature)
-            })
+        (self.config.prior.iter())
+            .map(|o| prior_feature(guide, space, indices, o))
             .collect()
     }
 
@@ -354,7 +372,7 @@ impl Strategy for Guided {
     fn guide(&mut self, guide: Guide) {
         self.proposer.guide = guide;
         // Admissibility and costs came from the old guide.
-        self.known.clear();
+        self.known = Known::default();
     }
 
     fn save(&self) -> Result<serde_json::Value, StrategyError> {
