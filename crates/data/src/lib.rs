@@ -149,6 +149,26 @@ impl Format {
             },
         )
     }
+    /// Where the data at `path` is and its format: `path` itself, or its one sub-folder that
+    /// holds CIFAR batches or IDX files, as the official archives unpack (`cifar-10-batches-bin/`
+    /// inside the folder named), so that the folder above works too.
+    pub fn locate(path: &Path) -> Result<(std::path::PathBuf, Format), DataError> {
+        let format = Format::detect(path)?;
+        if format != Format::ImageFolder {
+            return Ok((path.to_path_buf(), format));
+        }
+        let folders: Vec<std::path::PathBuf> = error::list_dir(path)?
+            .into_iter()
+            .map(|name| path.join(name))
+            .filter(|entry| entry.is_dir())
+            .collect();
+        if let [inner] = &folders[..]
+            && let Ok(inner_format @ (Format::Cifar | Format::Idx)) = Format::detect(inner)
+        {
+            return Ok((inner.clone(), inner_format));
+        }
+        Ok((path.to_path_buf(), format))
+    }
 }
 
 impl std::str::FromStr for Format {
@@ -170,10 +190,11 @@ impl std::str::FromStr for Format {
 impl DataSet {
     /// Reads the data set at `path` in `format`, or in the format detected there.
     pub fn load(path: &Path, format: Option<Format>) -> Result<DataSet, DataError> {
-        let format = match format {
-            Some(format) => format,
-            None => Format::detect(path)?,
+        let (path, format) = match format {
+            Some(format) => (path.to_path_buf(), format),
+            None => Format::locate(path)?,
         };
+        let path = path.as_path();
         let data = match format {
             Format::ImageFolder => folder::read_dir(path)?,
             Format::Cifar => cifar::read_dir(path)?,

@@ -54,9 +54,16 @@ impl Synthetic {
     /// name ten), or gzipped IDX files (one channel).
     pub fn write(&self, dir: &Path, format: Format) -> Result<(), DataError> {
         let [channels, height, width] = self.shape;
-        if self.classes < 2 || self.classes > height {
+        if self.classes < 2 {
             return Err(DataError::Format(format!(
-                "{} classes do not fit {height} rows",
+                "a data set to classify needs at least 2 classes, not {}",
+                self.classes
+            )));
+        }
+        if self.classes > height {
+            return Err(DataError::Format(format!(
+                "{} classes do not fit images of {height} rows: each class is a band of at \
+                 least one row",
                 self.classes
             )));
         }

@@ -390,3 +390,34 @@ fn split_fractions_past_a_class_are_an_error_not_a_panic() {
     let error = data.splits(0, 0.85, 0.1).unwrap_err().to_string();
     assert!(error.contains("the test split is empty"), "{error}");
 }
+
+#[test]
+fn the_folder_an_archive_unpacked_into_is_read_through() {
+    // The official CIFAR-10 archive unpacks into `cifar-10-batches-bin/`; torchvision's root is
+    // the folder above it.
+    let root = tempfile::tempdir().unwrap();
+    let inner = root.path().join("cifar-10-batches-bin");
+    hwnas_data::synthetic::Synthetic {
+        shape: [3, 32, 32],
+        classes: 3,
+        train_per_class: 4,
+        test_per_class: 2,
+        seed: 1,
+    }
+    .write(&inner, Format::Cifar)
+    .unwrap();
+    std::fs::write(root.path().join("cifar-10-binary.tar.gz"), b"").unwrap();
+    assert_eq!(
+        Format::locate(root.path()).unwrap(),
+        (inner.clone(), Format::Cifar)
+    );
+    let through = DataSet::load(root.path(), None).unwrap();
+    assert_eq!(through, DataSet::load(&inner, None).unwrap());
+    // Class folders stay class folders, even a single one.
+    let folders = tempfile::tempdir().unwrap();
+    write_class_folder(&folders.path().join("train"), &["a", "b"], 2, false);
+    assert_eq!(
+        Format::locate(folders.path()).unwrap(),
+        (folders.path().to_path_buf(), Format::ImageFolder)
+    );
+}

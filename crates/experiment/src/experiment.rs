@@ -263,7 +263,7 @@ impl<'a> Runner<'a> {
         let has_state = state_path.exists();
         if (has_state || !records.is_empty()) && !self.config.resume {
             return Err(ExperimentError::Resume(format!(
-                "{} already holds an experiment: resume it or choose another directory",
+                "{} already holds an experiment: resume it (--resume) or choose another directory",
                 self.dir.display()
             )));
         }

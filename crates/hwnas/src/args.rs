@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use hwnas_data::Format;
-use hwnas_experiment::DataConfig;
 use hwnas_experiment::train::TrainingData;
+use hwnas_experiment::{DataConfig, OptimizerKind, Schedule, TrainingConfig};
 use hwnas_profiler::{DEFAULT_INTERLEAVE, LatencyBackend};
 use hwnas_space::{Backend, InputShape, ModelSpace, Sample, hub};
 
@@ -78,6 +78,25 @@ impl DataArgs {
                 })?),
                 None => None,
             };
+        // The folder an archive unpacked into, holding the data's one folder: that folder,
+        // said once (an unreadable path is reported where the data is read).
+        let path = match path {
+            Some(path) if self.data_format.is_none() && path.is_dir() => {
+                match Format::locate(&path) {
+                    Ok((inner, format)) if inner != path => {
+                        let what = match format {
+                            Format::Cifar => "CIFAR batches",
+                            Format::Idx => "IDX files",
+                            Format::ImageFolder => "class folders",
+                        };
+                        eprintln!("data: reading the {what} in {}", inner.display());
+                        Some(inner)
+                    }
+                    _ => Some(path),
+                }
+            }
+            other => other,
+        };
         Ok(DataConfig {
             path,
             format: self.data_format,
@@ -151,4 +170,102 @@ pub struct JsonArgs {
     /// One JSON object per sample per line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// An optimizer by name.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum OptimizerName {
+    Sgd,
+    Adam,
+    Adamw,
+}
+
+/// How networks train: the settings `train` and a search's trials share. Each flag left out
+/// keeps the command's own default (`hwnas train`: SGD with Nesterov momentum at 0.05, weight
+/// decay 5e-4, one warm-up epoch, label smoothing 0.1, batch 64; a search's trials: Adam at
+/// 0.01, batch 32, nothing else).
+#[derive(Args)]
+pub struct OptimizerArgs {
+    /// Images per step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// The optimizer (sgd: with `--momentum`, Nesterov unless `--no-nesterov`).
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerName>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// SGD's momentum (default 0.9).
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Plain momentum instead of Nesterov's.
+    #[arg(long)]
+    pub no_nesterov: bool,
+    /// Weight decay (L2 for sgd and adam, decoupled for adamw).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Epochs of linear warm-up before the cosine decay.
+    #[arg(long)]
+    pub warmup_epochs: Option<usize>,
+    /// A constant learning rate after the warm-up instead of cosine decay.
+    #[arg(long)]
+    pub constant_lr: bool,
+    /// Label smoothing of the loss.
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
+}
+
+impl OptimizerArgs {
+    /// Whether any flag was given.
+    pub fn given(&self) -> bool {
+        self.batch_size.is_some()
+            || self.optimizer.is_some()
+            || self.lr.is_some()
+            || self.momentum.is_some()
+            || self.no_nesterov
+            || self.weight_decay.is_some()
+            || self.warmup_epochs.is_some()
+            || self.constant_lr
+            || self.label_smoothing.is_some()
+    }
+
+    /// `base` with every flag given replacing its setting.
+    pub fn apply(&self, mut base: TrainingConfig) -> anyhow::Result<TrainingConfig> {
+        for (flag, value) in [
+            ("--lr", self.lr),
+            ("--momentum", self.momentum),
+            ("--weight-decay", self.weight_decay),
+            ("--label-smoothing", self.label_smoothing),
+        ] {
+            if let Some(value) = value
+                && !(value.is_finite() && value >= 0.0)
+            {
+                crate::exit::bail_input!("{flag} must be a number of at least 0, not {value}");
+            }
+        }
+        let sgd = |momentum: f64, nesterov: bool| OptimizerKind::Sgd {
+            momentum: self.momentum.unwrap_or(momentum),
+            nesterov: nesterov && !self.no_nesterov,
+        };
+        base.optimizer = match (self.optimizer, base.optimizer) {
+            (Some(OptimizerName::Sgd), OptimizerKind::Sgd { momentum, nesterov }) => {
+                sgd(momentum, nesterov)
+            }
+            (Some(OptimizerName::Sgd), _) => sgd(0.9, true),
+            (Some(OptimizerName::Adam), _) => OptimizerKind::Adam,
+            (Some(OptimizerName::Adamw), _) => OptimizerKind::AdamW,
+            (None, OptimizerKind::Sgd { momentum, nesterov }) => sgd(momentum, nesterov),
+            (None, other) => other,
+        };
+        base.batch_size = self.batch_size.unwrap_or(base.batch_size);
+        base.learning_rate = self.lr.unwrap_or(base.learning_rate);
+        base.weight_decay = self.weight_decay.unwrap_or(base.weight_decay);
+        base.warmup_epochs = self.warmup_epochs.unwrap_or(base.warmup_epochs);
+        base.label_smoothing = self.label_smoothing.unwrap_or(base.label_smoothing);
+        if self.constant_lr {
+            base.schedule = Schedule::Constant;
+        }
+        base.validate()?;
+        Ok(base)
+    }
 }

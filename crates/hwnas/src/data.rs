@@ -62,14 +62,21 @@ pub fn run(command: &DataCommand) -> anyhow::Result<()> {
 
 fn show(args: &ShowArgs) -> anyhow::Result<()> {
     let config = args.data.config()?;
-    let Some(path) = &config.path else {
-        bail_input!("name the data set with --data PATH");
+    // Without --data, what every other command trains on by default.
+    let (data, origin) = match &config.path {
+        None => (
+            hwnas_experiment::train::digits(),
+            "the embedded digits (no --data)".to_string(),
+        ),
+        Some(path) => {
+            let format = match config.format {
+                Some(format) => format,
+                None => Format::detect(path)?,
+            };
+            let data = DataSet::load(path, Some(format))?;
+            (data, format!("{}: {}", path.display(), format.name()))
+        }
     };
-    let format = match config.format {
-        Some(format) => format,
-        None => Format::detect(path)?,
-    };
-    let data = DataSet::load(path, Some(format))?;
     let splits = data.splits(config.split_seed, config.val_fraction, config.test_fraction)?;
     let [c, h, w] = data.train.shape;
     let bytes = [Some(&data.train), data.val.as_ref(), data.test.as_ref()]
@@ -77,11 +84,10 @@ fn show(args: &ShowArgs) -> anyhow::Result<()> {
         .flatten()
         .map(|images| images.pixels.len())
         .sum::<usize>();
-    let name = format.name();
     let shown: Vec<&str> = data.classes.iter().take(10).map(String::as_str).collect();
     let more = data.classes.len().saturating_sub(shown.len());
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}: {name}, {c}x{h}x{w} images", path.display())?;
+    writeln!(out, "{origin}, {c}x{h}x{w} images")?;
     writeln!(
         out,
         "classes: {} ({}{})",

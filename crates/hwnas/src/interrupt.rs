@@ -28,7 +28,7 @@ pub fn install(on_signal: OnSignal<'_>) -> anyhow::Result<()> {
                 stop.request();
                 eprintln!(
                     "\nstopping: the running work finishes and the directory stays resumable \
-                     (press Ctrl-C again to quit now)"
+                     (a second Ctrl-C or SIGTERM quits now)"
                 );
             }
             _ => {

@@ -67,7 +67,7 @@ enum Command {
         command: data::DataCommand,
     },
     /// Search a space under a FLOPs, parameter or latency budget, training every survivor.
-    Search(search::SearchArgs),
+    Search(Box<search::SearchArgs>),
     /// One trial of a search, as its process executor runs it (reads DIR/search.json and
     /// DIR/trials/ID.spec.json, writes DIR/trials/ID.json).
     #[command(hide = true)]

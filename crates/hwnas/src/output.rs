@@ -1,5 +1,6 @@
 //! What several commands print: progress bars and an experiment directory's report.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
@@ -34,6 +35,11 @@ pub fn show_progress(bar: &ProgressBar, progress: &Progress) {
 /// Prints the counts, the top `top` trials and the fronts of the experiment in `dir`, and writes
 /// its plots.
 pub fn print_report(dir: &Path, top: usize) -> anyhow::Result<()> {
+    print(&report_text(dir, top)?)
+}
+
+/// The report [`print_report`] prints, its plots written.
+pub fn report_text(dir: &Path, top: usize) -> anyhow::Result<String> {
     let report = Report::load(dir)?;
     let (ok, invalid, failed) = report.counts();
     let reasons: Vec<String> = report
@@ -41,7 +47,9 @@ pub fn print_report(dir: &Path, top: usize) -> anyhow::Result<()> {
         .iter()
         .map(|(reason, n)| format!("{n} {reason}"))
         .collect();
-    let mut out = std::io::stdout().lock();
+    // Everything is written to disk before anything is printed: a reader that stops early
+    // (`| head`) must not change what the directory holds.
+    let mut out = String::new();
     write!(
         out,
         "{}: {ok} ok, {failed} failed, {invalid} not trained",
@@ -56,7 +64,7 @@ pub fn print_report(dir: &Path, top: usize) -> anyhow::Result<()> {
     let best = report.top_k(&accuracy, top);
     if best.is_empty() {
         writeln!(out, "no trial finished with an accuracy")?;
-        return Ok(());
+        return Ok(out);
     }
     writeln!(
         out,
@@ -84,6 +92,11 @@ pub fn print_report(dir: &Path, top: usize) -> anyhow::Result<()> {
         let [png, svg] = plot_tradeoff(&evaluated, &front, cost, metric::ACCURACY, &stem)?;
         writeln!(out, "plots: {} {}\n", png.display(), svg.display())?;
     }
+    Ok(out)
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
 }
 

@@ -16,10 +16,10 @@ use hwnas_strategy::{
     EvolutionConfig, Objective, REWARD, SoftTarget, StrategyConfig, StrategyName,
 };
 
-use crate::args::{DataArgs, DeviceArgs};
+use crate::args::{DataArgs, DeviceArgs, OptimizerArgs};
 use crate::exit::{Interrupted, bail_input};
 use crate::interrupt::{self, OnSignal};
-use crate::output::{bar, print_report, show_progress};
+use crate::output::{bar, report_text, show_progress};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum TargetMode {
@@ -41,6 +41,9 @@ pub struct SearchArgs {
     /// The images trials train on (not with `--benchmark`).
     #[command(flatten)]
     data: DataArgs,
+    /// How each trial trains (not with `--benchmark`).
+    #[command(flatten)]
+    optimizer: OptimizerArgs,
     /// Keep the weights of this many best trials (`DIR/weights/ID.bpk`); with one or more, the
     /// best trial is tested on the test split at the end. Default: 1, or on `--resume` what the
     /// search kept.
@@ -236,12 +239,17 @@ impl SearchArgs {
             Some(_) if self.data.data.is_some() => {
                 bail_input!("--benchmark answers from published accuracies: it takes no --data")
             }
+            Some(_) if self.optimizer.given() => {
+                bail_input!(
+                    "--benchmark answers from published accuracies: it takes no training settings"
+                )
+            }
             Some(dataset) => EvaluatorConfig::Benchmark { dataset },
-            None => EvaluatorConfig::Training(TrainingConfig {
+            None => EvaluatorConfig::Training(self.optimizer.apply(TrainingConfig {
                 epochs: self.epochs,
                 data: self.data.config()?,
                 ..TrainingConfig::default()
-            }),
+            })?),
         };
         let kept_before = self
             .resume
@@ -312,6 +320,9 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let summary = summary?;
     let p = &summary.progress;
+    // The plots are written before anything is printed: a reader that stops early (`| head`)
+    // must not change what the directory holds.
+    let report = report_text(&args.out, 5)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -340,8 +351,8 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
                 .display()
         )?;
     }
+    out.write_all(report.as_bytes())?;
     drop(out);
-    print_report(&args.out, 5)?;
     if summary.stop == StopReason::Interrupted {
         return Err(Interrupted(interrupt::resume_command()).into());
     }

@@ -3,22 +3,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use hwnas_experiment::train::{TrainRun, TrainRunConfig, TrainRunError};
 use hwnas_experiment::{OptimizerKind, Schedule, Stop, TrainingConfig};
 use hwnas_space::Shape;
 
-use crate::args::{DataArgs, DeviceArgs, SampleArgs};
+use crate::args::{DataArgs, DeviceArgs, OptimizerArgs, SampleArgs};
 use crate::exit::{Interrupted, bail_input};
 use crate::interrupt::{self, OnSignal};
 use crate::output::bar;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum OptimizerName {
-    Sgd,
-    Adam,
-    Adamw,
-}
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -32,33 +25,8 @@ pub struct TrainArgs {
     /// Passes over the training split.
     #[arg(long, default_value_t = 30)]
     epochs: usize,
-    /// Images per step.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// The optimizer (sgd: with `--momentum`, Nesterov unless `--no-nesterov`).
-    #[arg(long, value_enum, default_value = "sgd")]
-    optimizer: OptimizerName,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 0.05)]
-    lr: f64,
-    /// SGD's momentum.
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f64,
-    /// Plain momentum instead of Nesterov's.
-    #[arg(long)]
-    no_nesterov: bool,
-    /// Weight decay (L2 for sgd and adam, decoupled for adamw).
-    #[arg(long, default_value_t = 5e-4)]
-    weight_decay: f64,
-    /// Epochs of linear warm-up before the cosine decay.
-    #[arg(long, default_value_t = 1)]
-    warmup_epochs: usize,
-    /// A constant learning rate after the warm-up instead of cosine decay.
-    #[arg(long)]
-    constant_lr: bool,
-    /// Label smoothing of the loss.
-    #[arg(long, default_value_t = 0.1)]
-    label_smoothing: f64,
+    #[command(flatten)]
+    optimizer: OptimizerArgs,
     /// The device that trains.
     #[command(flatten)]
     device: DeviceArgs,
@@ -77,39 +45,22 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     fn training(&self) -> anyhow::Result<TrainingConfig> {
-        for (flag, value) in [
-            ("--lr", self.lr),
-            ("--momentum", self.momentum),
-            ("--weight-decay", self.weight_decay),
-            ("--label-smoothing", self.label_smoothing),
-        ] {
-            if !value.is_finite() || value < 0.0 {
-                bail_input!("{flag} must be a number of at least 0, not {value}");
-            }
-        }
-        let training = TrainingConfig {
+        // A final training's defaults: SGD with Nesterov momentum, warm-up, cosine decay.
+        let base = TrainingConfig {
             epochs: self.epochs,
-            batch_size: self.batch_size,
-            learning_rate: self.lr,
-            optimizer: match self.optimizer {
-                OptimizerName::Sgd => OptimizerKind::Sgd {
-                    momentum: self.momentum,
-                    nesterov: !self.no_nesterov,
-                },
-                OptimizerName::Adam => OptimizerKind::Adam,
-                OptimizerName::Adamw => OptimizerKind::AdamW,
+            batch_size: 64,
+            learning_rate: 0.05,
+            optimizer: OptimizerKind::Sgd {
+                momentum: 0.9,
+                nesterov: true,
             },
-            schedule: match self.constant_lr {
-                true => Schedule::Constant,
-                false => Schedule::Cosine,
-            },
-            warmup_epochs: self.warmup_epochs,
-            weight_decay: self.weight_decay,
-            label_smoothing: self.label_smoothing,
+            schedule: Schedule::Cosine,
+            warmup_epochs: 1,
+            weight_decay: 5e-4,
+            label_smoothing: 0.1,
             data: self.data.config()?,
         };
-        training.validate()?;
-        Ok(training)
+        self.optimizer.apply(base)
     }
 }
 

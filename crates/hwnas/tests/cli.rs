@@ -151,6 +151,76 @@ fn cli_outputs_go_into_folders_they_create_and_errors_say_their_cause_once() {
 }
 
 #[test]
+fn cli_output_to_a_reader_that_stopped_writes_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = search_args(&out, "2", "0", &["--max-flops", "400000"]);
+    // Standard output a reader closed before the first line (`| head -0`).
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let binary = || std::process::Command::new(assert_cmd::cargo::cargo_bin("hwnas"));
+    let status = binary().args(&args).stdout(closed()).status().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let plot = out.join("accuracy_vs_flops.png");
+    assert!(plot.exists());
+    std::fs::remove_file(&plot).unwrap();
+    let status = binary()
+        .args(["report", out.to_str().unwrap()])
+        .stdout(closed())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(plot.exists());
+}
+
+#[test]
+fn cli_search_trials_train_with_the_settings_train_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let flags = [
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.02",
+        "--batch-size",
+        "16",
+        "--label-smoothing",
+        "0.05",
+        "--no-nesterov",
+    ];
+    let (code, _, stderr) = run(&as_str(&search_args(&out, "1", "0", &flags)), "");
+    assert_eq!(code, 0, "{stderr}");
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("search.json")).unwrap()).unwrap();
+    let training = &settings["evaluator"];
+    assert_eq!(training["learning_rate"], 0.02, "{training}");
+    assert_eq!(training["batch_size"], 16);
+    assert_eq!(training["label_smoothing"], 0.05);
+    assert_eq!(
+        training["optimizer"],
+        serde_json::json!({"sgd": {"momentum": 0.9, "nesterov": false}})
+    );
+    let (code, _, stderr) = run(
+        &[
+            "search",
+            "nasbench201",
+            "--benchmark",
+            "cifar10",
+            "--lr",
+            "0.1",
+            "--out",
+            dir.path().join("b").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("it takes no training settings"), "{stderr}");
+}
+
+#[test]
 fn cli_space_shows_the_cost_range_at_its_input() {
     let (code, stdout, _) = run(&["space", "mobile-micro", "--input", "1,1,28,28"], "");
     assert_eq!(code, 0);
@@ -2820,14 +2890,24 @@ fn cli_data_writes_generated_sets_and_shows_what_a_set_holds() {
         ),
         (
             vec!["data", "synthetic", "--out", out, "--classes", "40"],
-            "40 classes do not fit 32 rows",
+            "40 classes do not fit images of 32 rows",
         ),
-        (vec!["data", "show"], "name the data set with --data PATH"),
+        (
+            vec!["data", "synthetic", "--out", out, "--classes", "1"],
+            "at least 2 classes, not 1",
+        ),
     ] {
         let (code, _, stderr) = run(&args, "");
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    // Without --data: what every other command trains on by default.
+    let (code, stdout, stderr) = run(&["data", "show"], "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("the embedded digits (no --data), 1x8x8 images\nclasses: 10"),
+        "{stdout}"
+    );
 }
 
 /// The `hwnas trial` processes whose command line names `dir`.

@@ -202,7 +202,7 @@ impl<'a> OneShotRun<'a> {
         let holds_run = self.dir.join(LOG_FILE).exists() || self.dir.join(SUPERNET_LOG).exists();
         if holds_run && !self.resume {
             return Err(ExperimentError::Resume(format!(
-                "{} already holds an experiment: resume it or choose another directory",
+                "{} already holds an experiment: resume it (--resume) or choose another directory",
                 self.dir.display()
             )));
         }

@@ -308,7 +308,7 @@ impl<'a> TrainRun<'a> {
         if path.exists() {
             if !self.resume {
                 return Err(ExperimentError::Resume(format!(
-                    "{} already holds a training: resume it or choose another directory",
+                    "{} already holds a training: resume it (--resume) or choose another directory",
                     self.dir.display()
                 )));
             }
